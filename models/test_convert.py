@@ -45,7 +45,10 @@ ALLOWED_OPS = {
 # Max abs difference allowed, relative to max(1, largest magnitude of the reference output).
 # LiteRT's own kernels (builtin, XNNPACK, reference) disagree with each other by up to 2e-5 on the
 # selfie masks of a real photo: float32 summation order, amplified by the sigmoid's slope.
+# The landmark models' segmentation head turns float32 rounding into logit differences of several
+# units (its logits reach ±1600); there the bar is the kernels' own disagreement, times NOISE_FACTOR.
 REL_TOL = 5e-5
+NOISE_FACTOR = 2.0
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
 
 
@@ -116,6 +119,8 @@ def custom_transpose_conv(x, w, b, stride_h, stride_w):
 
 
 class Reference:
+    """LiteRT on the .tflite, twice: builtin kernels (the reference) and XNNPACK (the noise floor)."""
+
     def __init__(self, tfl):
         buf, self.swapped = reference_flatbuffer(source(tfl))
         # Plain builtin kernels: the XNNPACK delegate would hide the intermediate tensors.
@@ -124,14 +129,21 @@ class Reference:
             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
             experimental_preserve_all_tensors=self.swapped is not None,
         )
+        self.xnnpack = Interpreter(model_content=buf)
         self.interp.allocate_tensors()
+        self.xnnpack.allocate_tensors()
 
-    def run(self, x_nhwc):
-        it = self.interp
+    @staticmethod
+    def invoke(it, x_nhwc):
         it.set_tensor(it.get_input_details()[0]["index"], x_nhwc)
         it.invoke()
-        outs = [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+        return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+
+    def run(self, x_nhwc):
+        """(builtin outputs, XNNPACK outputs), in the TFLite graph's output order."""
+        outs = self.invoke(self.interp, x_nhwc)
         if self.swapped is not None:
+            it = self.interp
             x, w, b, y, sh, sw = self.swapped
             mine = custom_transpose_conv(
                 it.get_tensor(x), it.get_tensor(w), it.get_tensor(b), sh, sw
@@ -139,7 +151,7 @@ class Reference:
             want = it.get_tensor(y)
             diff = float(np.abs(mine - want).max()) / max(1.0, float(np.abs(want).max()))
             assert diff < 1e-6, f"TRANSPOSE_CONV differs from the custom op by {diff} (relative)"
-        return outs
+        return outs, self.invoke(self.xnnpack, x_nhwc)
 
 
 def photo(shape_nchw, lo, hi):
@@ -158,24 +170,30 @@ def inputs_for(shape_nchw, lo, hi):
 
 
 def measure(tfl, onnx_file):
-    """Max abs and relative-to-range differences per output over all test inputs."""
+    """Per output, over all test inputs: max abs diff ONNX Runtime vs LiteRT builtin kernels, the
+    same between LiteRT's builtin and XNNPACK kernels (float32 noise floor), and the output's scale.
+    """
     in_shape, (lo, hi), _ = CONTRACT[onnx_file]
     ref = Reference(tfl)
     sess = ort.InferenceSession(os.path.join(HERE, onnx_file), providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    worst = {n: (0.0, 0.0) for n in names}
+    worst = {n: [0.0, 0.0, 1.0] for n in names}
     for _, x in inputs_for(in_shape, lo, hi):
-        want = ref.run(x)
+        want, other = ref.run(x)
         got = sess.run(None, {"input": x.transpose(0, 3, 1, 2)})
-        for name, g_out, w_out in zip(names, got, want):
+        for name, g_out, w_out, o_out in zip(names, got, want, other):
             if g_out.ndim == 4:
                 g_out = g_out.transpose(0, 2, 3, 1)
             assert g_out.shape == w_out.shape, f"{name}: {g_out.shape} vs {w_out.shape}"
-            diff = float(np.abs(g_out - w_out).max())
-            scale = max(1.0, float(np.abs(w_out).max()))
-            old = worst[name]
-            worst[name] = (max(old[0], diff), max(old[1], diff / scale))
+            w = worst[name]
+            w[0] = max(w[0], float(np.abs(g_out - w_out).max()))
+            w[1] = max(w[1], float(np.abs(o_out - w_out).max()))
+            w[2] = max(w[2], float(np.abs(w_out).max()))
     return worst
+
+
+def within_tolerance(diff, noise, scale):
+    return diff <= max(REL_TOL * scale, NOISE_FACTOR * noise)
 
 
 def check_interface(onnx_file):
@@ -224,8 +242,10 @@ def test_reproducible(model, tmp_path):
 
 def test_matches_tflite(model):
     worst = measure(model[0], model[1])
-    for name, (_, rel) in worst.items():
-        assert rel <= REL_TOL, f"{model[1]} {name}: relative diff {rel:.2e} > {REL_TOL}"
+    for name, (diff, noise, scale) in worst.items():
+        assert within_tolerance(diff, noise, scale), (
+            f"{model[1]} {name}: max abs diff {diff:.2e} (LiteRT kernels: {noise:.2e}, scale {scale:.2e})"
+        )
 
 
 def test_total_size():
@@ -244,10 +264,13 @@ def main():
             worst = measure(tfl, onnx_file)
             size = os.path.getsize(os.path.join(HERE, onnx_file))
             print(f"{onnx_file}: {size} bytes, ops {', '.join(ops)}")
-            for name, (diff, rel) in worst.items():
-                ok = rel <= REL_TOL
+            for name, (diff, noise, scale) in worst.items():
+                ok = within_tolerance(diff, noise, scale)
                 failed += not ok
-                print(f"  {name}: max abs diff {diff:.3e} (relative {rel:.3e}) {'ok' if ok else 'FAIL'}")
+                print(
+                    f"  {name}: max abs diff {diff:.2e}, LiteRT builtin vs XNNPACK {noise:.2e},"
+                    f" max |output| {scale:.3g}: {'ok' if ok else 'FAIL'}"
+                )
     return 1 if failed else 0
 
 
