@@ -557,6 +557,7 @@ def convert_file(src, dst, output_names, input_name="input"):
     os.close(fd)
     try:
         onnx.save(model, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
