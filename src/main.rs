@@ -1,1 +1,68 @@
-fn main() {}
+//! The `bodyzone` command line. Thin: each subcommand lives in `cli/<name>.rs`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Person zones, fitness poses and rep counting with MediaPipe models on tract.
+#[derive(Parser)]
+#[command(name = "bodyzone", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Person-probability mask (Selfie Segmentation) of an image or a directory of images.
+    Segment(cli::segment::Args),
+    /// BlazePose keypoints, 3D keypoints and mask of an image, a video or a directory of frames.
+    Pose(cli::pose::Args),
+    /// The edge loop: frames in, zones, poses and reps out.
+    Run(cli::run::Args),
+    /// Runs the bundled squat clip with the default config.
+    Demo(cli::demo::Args),
+    /// Lists V4L2 cameras with their formats and sizes.
+    Devices(cli::devices::Args),
+    /// Checks models, camera, GPIO and display; prints a pass/fail table.
+    Selftest(cli::selftest::Args),
+    /// Per-stage timings of a model.
+    Bench(cli::bench::Args),
+    /// Build target, CPU features, tract kernels and embedded models.
+    Info(cli::info::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Segment(args) => cli::segment::run(args),
+        Command::Pose(args) => cli::pose::run(args),
+        Command::Run(args) => cli::run::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Devices(args) => cli::devices::run(args),
+        Command::Selftest(args) => cli::selftest::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Info(args) => cli::info::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("bodyzone: {err:#}");
+            // 2: bad input (file, config, device); other failures return their own code through Ok.
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

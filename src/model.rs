@@ -1,1 +1,1 @@
-//! Model loading and tract sessions.
+//! TODO

@@ -1,0 +1,10 @@
+//! One file per subcommand: its flags (`Args`) and its `run`.
+
+pub mod bench;
+pub mod demo;
+pub mod devices;
+pub mod info;
+pub mod pose;
+pub mod run;
+pub mod segment;
+pub mod selftest;

@@ -1,0 +1,5 @@
+//! What the device does: events, GPIO pins, displays.
+
+pub mod display;
+pub mod events;
+pub mod gpio;

@@ -1,1 +1,0 @@
-//! Selfie segmentation.
