@@ -1,1 +1,373 @@
-//! TODO
+//! The MediaPipe models (converted to ONNX in `models/`) and their tract sessions.
+//!
+//! The selfie models, the pose detector and the lite landmark model are embedded in the binary, so
+//! `bodyzone` runs with no file beside it. The full and heavy landmark models are too big to embed;
+//! they are looked up as files (see [`ModelKind::search_paths`]), and any model can be overridden
+//! with an explicit path.
+//!
+//! ## Examples
+//! ```
+//! use bodyzone::model::{Model, ModelKind, Precision};
+//! let mut model = Model::load(ModelKind::SelfieLandscape, Precision::F32, None)?;
+//! let input = tract_onnx::prelude::Tensor::zero::<f32>(&[1, 3, 144, 256])?;
+//! let outputs = model.run(input)?;
+//! assert_eq!(outputs[0].shape(), &[1, 1, 144, 256]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Troubleshooting
+//! ### `model file not found: pose_landmark_heavy.onnx`
+//! Copy `models/pose_landmark_{full,heavy}.onnx` from the repository next to the binary (in a
+//! `models/` folder), into `/usr/share/bodyzone/models/`, or point `BODYZONE_MODELS` at their folder.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+/// Which network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelKind {
+    /// Selfie Segmentation general, 256×256.
+    SelfieGeneral,
+    /// Selfie Segmentation landscape, 144×256 (H×W).
+    SelfieLandscape,
+    /// BlazePose detector, 224×224.
+    PoseDetector,
+    PoseLite,
+    PoseFull,
+    PoseHeavy,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::SelfieGeneral,
+        ModelKind::SelfieLandscape,
+        ModelKind::PoseDetector,
+        ModelKind::PoseLite,
+        ModelKind::PoseFull,
+        ModelKind::PoseHeavy,
+    ];
+
+    /// File name in `models/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ModelKind::SelfieGeneral => "selfie_segmentation.onnx",
+            ModelKind::SelfieLandscape => "selfie_segmentation_landscape.onnx",
+            ModelKind::PoseDetector => "pose_detection.onnx",
+            ModelKind::PoseLite => "pose_landmark_lite.onnx",
+            ModelKind::PoseFull => "pose_landmark_full.onnx",
+            ModelKind::PoseHeavy => "pose_landmark_heavy.onnx",
+        }
+    }
+
+    /// The ONNX bytes compiled into the binary, if this model is embedded.
+    pub fn embedded(self) -> Option<&'static [u8]> {
+        match self {
+            ModelKind::SelfieGeneral => Some(include_bytes!("../models/selfie_segmentation.onnx")),
+            ModelKind::SelfieLandscape => Some(include_bytes!(
+                "../models/selfie_segmentation_landscape.onnx"
+            )),
+            ModelKind::PoseDetector => Some(include_bytes!("../models/pose_detection.onnx")),
+            ModelKind::PoseLite => Some(include_bytes!("../models/pose_landmark_lite.onnx")),
+            ModelKind::PoseFull | ModelKind::PoseHeavy => None,
+        }
+    }
+
+    /// NCHW input shape.
+    pub fn input_shape(self) -> [usize; 4] {
+        match self {
+            ModelKind::SelfieGeneral => [1, 3, 256, 256],
+            ModelKind::SelfieLandscape => [1, 3, 144, 256],
+            ModelKind::PoseDetector => [1, 3, 224, 224],
+            ModelKind::PoseLite | ModelKind::PoseFull | ModelKind::PoseHeavy => [1, 3, 256, 256],
+        }
+    }
+
+    /// Where a model that is not embedded is looked for, in order: `$BODYZONE_MODELS`, `models/`
+    /// beside the executable, `/usr/share/bodyzone/models`, and the source tree it was built from.
+    pub fn search_paths(self) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(dir) = std::env::var_os("BODYZONE_MODELS") {
+            dirs.push(PathBuf::from(dir));
+        }
+        if let Some(exe_dir) = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+        {
+            dirs.push(exe_dir.join("models"));
+        }
+        dirs.push(PathBuf::from("/usr/share/bodyzone/models"));
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+        dirs.into_iter().map(|d| d.join(self.file_name())).collect()
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file_name().trim_end_matches(".onnx"))
+    }
+}
+
+/// Arithmetic the network runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// The reference.
+    #[default]
+    F32,
+    /// Half floats, translated by tract at load time; fast only on CPUs with native f16 (Armv8.2+).
+    F16,
+    /// 8-bit quantized weights and activations.
+    Int8,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Int8 => "int8",
+        })
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            "int8" => Ok(Precision::Int8),
+            other => Err(format!(
+                "unknown precision `{other}`: expected f32, f16 or int8"
+            )),
+        }
+    }
+}
+
+/// Why a model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The model is not embedded and no file was found; the paths tried are listed.
+    #[error("model file not found: {name} (looked in {})", display_paths(.tried))]
+    NotFound {
+        name: &'static str,
+        tried: Vec<PathBuf>,
+    },
+    /// The file exists but could not be read.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// tract rejected the model (not ONNX, unsupported op, wrong input shape…).
+    #[error("{origin}: not a usable {kind} model: {message}")]
+    Invalid {
+        origin: String,
+        kind: ModelKind,
+        message: String,
+    },
+    /// There is no variant of this model in the requested precision.
+    #[error("{kind} has no {precision} variant")]
+    PrecisionUnavailable {
+        kind: ModelKind,
+        precision: Precision,
+    },
+    /// Inference failed (a bug or an input of the wrong shape).
+    #[error("running {kind}: {message}")]
+    Run { kind: ModelKind, message: String },
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type Plan = Arc<TypedSimplePlan>;
+
+/// A loaded, optimised network with its reusable run state (no allocation of the plan per frame).
+pub struct Model {
+    kind: ModelKind,
+    precision: Precision,
+    origin: String,
+    state: TypedSimpleState,
+}
+
+impl fmt::Debug for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("kind", &self.kind)
+            .field("precision", &self.precision)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl Model {
+    /// Loads `kind` from `path` if given, else from the embedded bytes, else from the search paths.
+    pub fn load(
+        kind: ModelKind,
+        precision: Precision,
+        path: Option<&Path>,
+    ) -> Result<Model, ModelError> {
+        let (origin, bytes): (String, std::borrow::Cow<'static, [u8]>) =
+            match (path, kind.embedded()) {
+                (Some(path), _) => (path.display().to_string(), read(path)?.into()),
+                (None, Some(bytes)) => (format!("embedded {}", kind.file_name()), bytes.into()),
+                (None, None) => {
+                    let tried = kind.search_paths();
+                    let found =
+                        tried
+                            .iter()
+                            .find(|p| p.is_file())
+                            .ok_or_else(|| ModelError::NotFound {
+                                name: kind.file_name(),
+                                tried: tried.clone(),
+                            })?;
+                    (found.display().to_string(), read(found)?.into())
+                }
+            };
+        let plan = optimise(&bytes, kind, precision).map_err(|e| ModelError::Invalid {
+            origin: origin.clone(),
+            kind,
+            message: format!("{e:#}"),
+        })?;
+        let state = plan.spawn().map_err(|e| ModelError::Invalid {
+            origin: origin.clone(),
+            kind,
+            message: format!("{e:#}"),
+        })?;
+        Ok(Model {
+            kind,
+            precision,
+            origin,
+            state,
+        })
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Where the weights came from: a path or `embedded <file>`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Runs one inference on an NCHW f32 tensor of [`ModelKind::input_shape`].
+    pub fn run(&mut self, input: Tensor) -> Result<TVec<TValue>, ModelError> {
+        let expected = self.kind.input_shape();
+        if input.shape() != expected {
+            return Err(ModelError::Run {
+                kind: self.kind,
+                message: format!("input shape {:?}, expected {expected:?}", input.shape()),
+            });
+        }
+        let outputs = self
+            .state
+            .run(tvec!(input.into()))
+            .map_err(|e| ModelError::Run {
+                kind: self.kind,
+                message: format!("{e:#}"),
+            })?;
+        if self.precision == Precision::F16 {
+            return outputs
+                .into_iter()
+                .map(|t| t.cast_to::<f32>().map(|t| t.into_owned().into_tvalue()))
+                .collect::<TractResult<_>>()
+                .map_err(|e| ModelError::Run {
+                    kind: self.kind,
+                    message: format!("{e:#}"),
+                });
+        }
+        Ok(outputs)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<Plan> {
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut &*bytes)?
+        .with_input_fact(0, f32::fact(kind.input_shape()).into())?
+        .into_typed()?
+        .into_decluttered()?;
+    match precision {
+        Precision::F32 => {}
+        Precision::F16 => {
+            let Some(transform) = tract_onnx::tract_core::transform::get_transform("f32_to_f16")?
+            else {
+                anyhow::bail!("tract has no f32_to_f16 transform");
+            };
+            transform.transform(&mut model)?;
+        }
+        Precision::Int8 => {
+            anyhow::bail!("{}", ModelError::PrecisionUnavailable { kind, precision })
+        }
+    }
+    model.into_optimized()?.into_runnable()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_model_loads() {
+        for kind in ModelKind::ALL
+            .into_iter()
+            .filter(|k| k.embedded().is_some())
+        {
+            let model = Model::load(kind, Precision::F32, None).unwrap();
+            assert!(model.origin().starts_with("embedded"), "{kind}");
+        }
+    }
+
+    #[test]
+    fn wrong_input_shape_is_an_error_not_a_panic() {
+        let mut model = Model::load(ModelKind::SelfieLandscape, Precision::F32, None).unwrap();
+        let err = model
+            .run(Tensor::zero::<f32>(&[1, 3, 256, 256]).unwrap())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("expected [1, 3, 144, 256]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_onnx_names_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cat.onnx");
+        std::fs::write(&path, b"meow").unwrap();
+        let err = Model::load(ModelKind::SelfieGeneral, Precision::F32, Some(&path)).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&path.display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_names_itself() {
+        let err = Model::load(
+            ModelKind::SelfieGeneral,
+            Precision::F32,
+            Some(Path::new("/nope.onnx")),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("/nope.onnx"), "{err}");
+    }
+}
