@@ -1,0 +1,135 @@
+//! Reading images and writing output files without ever leaving a half-written one behind.
+//!
+//! Every output goes to a temporary file in the destination's directory and is renamed over the
+//! destination once complete, so a crash or a full disk leaves either the old file or the new one.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageFormat, RgbImage};
+
+/// A file that could not be read or written, named.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not a decodable JPEG/PNG/WebP/… image, or truncated.
+    #[error("{}: not a readable image: {source}", .path.display())]
+    NotAnImage {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+    #[error("{}: could not encode: {source}", .path.display())]
+    Encode {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+}
+
+/// Image file extensions accepted as input (what the `image` crate is built to decode).
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "tiff"];
+
+/// Whether `path` has an image extension (case-insensitive).
+pub fn is_image_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Decodes an image file to RGB, whatever its format says inside (not trusting the extension).
+pub fn load_rgb(path: &Path) -> Result<RgbImage, FileError> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| FileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| FileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let image = reader.decode().map_err(|source| FileError::NotAnImage {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(image.into_rgb8())
+}
+
+/// Writes `path` atomically with `write`, which gets a buffered writer on a temporary file.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), FileError> {
+    let io = |source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bodyzone-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    {
+        let mut out = BufWriter::new(tmp.as_file_mut());
+        write(&mut out).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Saves an image atomically, in the format its extension names (PNG when there is none).
+pub fn save_image(path: &Path, image: &DynamicImage) -> Result<(), FileError> {
+    let format = ImageFormat::from_path(path).unwrap_or(ImageFormat::Png);
+    let mut encoded = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut encoded), format)
+        .map_err(|source| FileError::Encode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    write_atomic(path, |out| out.write_all(&encoded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.png");
+        let err = write_atomic(&path, |_| Err(std::io::Error::other("disk full"))).unwrap_err();
+        assert!(err.to_string().contains("out.png: disk full"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_text_file_is_not_an_image_and_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.png");
+        std::fs::write(&path, "hello").unwrap();
+        let err = load_rgb(&path).unwrap_err();
+        assert!(matches!(err, FileError::NotAnImage { .. }));
+        assert!(
+            err.to_string().starts_with(&path.display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn saved_png_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.png");
+        let img = image::GrayImage::from_fn(3, 2, |x, y| image::Luma([(x * 10 + y) as u8]));
+        save_image(&path, &DynamicImage::ImageLuma8(img.clone())).unwrap();
+        assert_eq!(image::open(&path).unwrap().into_luma8(), img);
+    }
+}
