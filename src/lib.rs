@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`model`] | embedded ONNX models, loading them into tract |
+//! | [`files`] | reading images, writing outputs atomically |
 //! | [`imgproc`] | image → tensor sampling (MediaPipe's ImageToTensor), mask resizing |
 //! | [`segment`] | Selfie Segmentation: `Segmenter`, masks and rendering |
 //! | [`pose`] | BlazePose GHUM: detector, landmarks, tracking |
@@ -18,6 +19,7 @@
 pub mod bench;
 pub mod config;
 pub mod exercise;
+pub mod files;
 pub mod imgproc;
 pub mod model;
 pub mod output;
