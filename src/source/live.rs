@@ -1,0 +1,509 @@
+//! Live sources: a capture thread, a queue of 1–2 frames where the newest wins, and reopening a
+//! failed device with exponential back-off.
+//!
+//! The thread owns the device ([`Capture`]) and never waits for the consumer: when the queue is
+//! full the oldest frame is dropped. Frames are renumbered so that `sequence` counts every frame
+//! the device produced — the driver's own sequence gaps included — and [`Live::dropped`] is the
+//! number the consumer never saw. Buffers given back with [`FrameSource::recycle`] go to a pool
+//! the thread fills from, so nothing is allocated once the stream runs.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{Frame, FrameSource, OpenOptions, SourceError};
+
+/// A device that blocks until its next frame.
+pub trait Capture: Send {
+    /// Fills `frame` (reusing `frame.data`'s memory) with the next frame, setting `sequence` to
+    /// the device's own counter if it has one. `Ok(false)`: the stream ended (a closed pipe).
+    /// Must return within the device's frame timeout.
+    fn grab(&mut self, frame: &mut Frame) -> Result<bool, SourceError>;
+}
+
+/// Opens (and later reopens) the device.
+pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Capture>, SourceError> + Send>;
+
+/// Delays between reopening attempts: `initial`, doubled each failure, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(8),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(30);
+        self.initial.saturating_mul(1 << doublings).min(self.max)
+    }
+}
+
+#[derive(Debug)]
+enum Status {
+    Running,
+    Reconnecting { attempt: u32, cause: String },
+    Ended,
+    Failed(SourceError),
+}
+
+struct State {
+    queue: VecDeque<Frame>,
+    pool: Vec<Vec<u8>>,
+    status: Status,
+    dropped: u64,
+    /// Bumped on every new frame or status change; the consumer waits for it to move.
+    generation: u64,
+    stop: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic on the other side leaves the state consistent (every update is one assignment).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        let mut state = self.lock();
+        f(&mut state);
+        state.generation += 1;
+        self.changed.notify_all();
+    }
+}
+
+/// A live source: capture thread + latest-frame-wins queue + reconnection.
+pub struct Live {
+    name: String,
+    shared: Arc<Shared>,
+    frame_timeout: Duration,
+}
+
+impl Live {
+    /// Opens the device once on the caller's thread (so a missing device fails at once), then
+    /// captures on a new thread. With `reconnect`, a failing device is reopened for ever with
+    /// back-off; without, its error ends the stream.
+    pub fn spawn(
+        name: String,
+        mut opener: Opener,
+        reconnect: Option<Backoff>,
+        opts: &OpenOptions,
+    ) -> Result<Live, SourceError> {
+        let capture = opener()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                pool: Vec::new(),
+                status: Status::Running,
+                dropped: 0,
+                generation: 0,
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        });
+        let worker = Worker {
+            name: name.clone(),
+            shared: shared.clone(),
+            capacity: opts.queue.clamp(1, 2),
+            start: Instant::now(),
+        };
+        std::thread::Builder::new()
+            .name(format!("capture {name}"))
+            .spawn(move || worker.run(capture, opener, reconnect))
+            .map_err(|source| SourceError::Io {
+                path: name.clone().into(),
+                source,
+            })?;
+        Ok(Live {
+            name,
+            shared,
+            frame_timeout: opts.frame_timeout,
+        })
+    }
+}
+
+struct Worker {
+    name: String,
+    shared: Arc<Shared>,
+    capacity: usize,
+    start: Instant,
+}
+
+impl Worker {
+    fn run(self, mut capture: Box<dyn Capture>, mut opener: Opener, reconnect: Option<Backoff>) {
+        let mut produced: u64 = 0;
+        let mut last_device_seq: Option<u64> = None;
+        loop {
+            let mut frame = Frame::empty();
+            frame.data = self.shared.lock().pool.pop().unwrap_or_default();
+            let grabbed = capture.grab(&mut frame);
+            if self.shared.lock().stop {
+                return;
+            }
+            match grabbed {
+                Ok(true) => {
+                    let device_seq = frame.sequence;
+                    let gap = match last_device_seq {
+                        Some(last) if device_seq > last => device_seq - last - 1,
+                        _ => 0,
+                    };
+                    last_device_seq = Some(device_seq);
+                    produced += gap;
+                    frame.sequence = produced;
+                    frame.timestamp = self.start.elapsed();
+                    produced += 1;
+                    let capacity = self.capacity;
+                    self.shared.update(|s| {
+                        s.dropped += gap;
+                        while s.queue.len() >= capacity {
+                            let stale = s.queue.pop_front().expect("queue is not empty");
+                            s.pool.push(stale.data);
+                            s.dropped += 1;
+                        }
+                        s.queue.push_back(frame);
+                    });
+                }
+                Ok(false) => {
+                    tracing::info!(source = %self.name, "end of stream");
+                    self.shared.update(|s| s.status = Status::Ended);
+                    return;
+                }
+                Err(err) => {
+                    let Some(backoff) = reconnect else {
+                        self.shared.update(|s| s.status = Status::Failed(err));
+                        return;
+                    };
+                    drop(capture);
+                    match self.reopen(&mut opener, backoff, err) {
+                        Some(reopened) => capture = reopened,
+                        None => return,
+                    }
+                    last_device_seq = None;
+                }
+            }
+        }
+    }
+
+    /// Retries `opener` with back-off until it succeeds (`Some`) or the source is dropped.
+    fn reopen(
+        &self,
+        opener: &mut Opener,
+        backoff: Backoff,
+        err: SourceError,
+    ) -> Option<Box<dyn Capture>> {
+        tracing::warn!(source = %self.name, error = %err, "camera failed; reconnecting");
+        let mut cause = err.to_string();
+        for attempt in 1.. {
+            self.shared.update(|s| {
+                s.status = Status::Reconnecting {
+                    attempt,
+                    cause: cause.clone(),
+                };
+            });
+            let delay = backoff.delay(attempt);
+            let state = self.shared.lock();
+            let (state, _) = self
+                .shared
+                .changed
+                .wait_timeout_while(state, delay, |s| !s.stop)
+                .unwrap_or_else(|e| e.into_inner());
+            if state.stop {
+                return None;
+            }
+            drop(state);
+            match opener() {
+                Ok(capture) => {
+                    tracing::info!(source = %self.name, attempt, "camera reconnected");
+                    self.shared.update(|s| s.status = Status::Running);
+                    return Some(capture);
+                }
+                Err(e) => {
+                    tracing::warn!(source = %self.name, attempt, retry_in = ?backoff.delay(attempt + 1), error = %e, "reconnect failed");
+                    cause = e.to_string();
+                }
+            }
+        }
+        unreachable!("the attempt counter is unbounded")
+    }
+}
+
+impl FrameSource for Live {
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        let mut state = self.shared.lock();
+        let seen = state.generation;
+        let deadline = Instant::now() + self.frame_timeout;
+        loop {
+            if let Some(frame) = state.queue.pop_front() {
+                return Ok(Some(frame));
+            }
+            match &state.status {
+                Status::Ended => return Ok(None),
+                Status::Failed(_) => {
+                    let Status::Failed(err) = std::mem::replace(&mut state.status, Status::Ended)
+                    else {
+                        unreachable!("matched Failed above")
+                    };
+                    return Err(err);
+                }
+                Status::Reconnecting { attempt, cause } if state.generation != seen => {
+                    return Err(SourceError::Reconnecting {
+                        device: self.name.clone(),
+                        attempt: *attempt,
+                        cause: cause.clone(),
+                    });
+                }
+                _ => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(match &state.status {
+                    Status::Reconnecting { attempt, cause } => SourceError::Reconnecting {
+                        device: self.name.clone(),
+                        attempt: *attempt,
+                        cause: cause.clone(),
+                    },
+                    _ => SourceError::Timeout {
+                        device: self.name.clone(),
+                        after: self.frame_timeout,
+                    },
+                });
+            }
+            let before = state.generation;
+            state = self
+                .shared
+                .changed
+                .wait_timeout_while(state, deadline - now, |s| s.generation == before)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+
+    fn dropped(&self) -> u64 {
+        self.shared.lock().dropped
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        let mut state = self.shared.lock();
+        if state.pool.len() < 4 {
+            state.pool.push(frame.data);
+        }
+    }
+}
+
+impl Drop for Live {
+    /// Tells the thread to stop; it closes the device after its current `grab` returns. Not
+    /// joined: a pipe read can block until the writer closes it.
+    fn drop(&mut self) {
+        self.shared.update(|s| s.stop = true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn backoff_doubles_up_to_max() {
+        let b = Backoff {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(2),
+        };
+        let delays: Vec<u64> = (1..=6).map(|a| b.delay(a).as_millis() as u64).collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 2000, 2000]);
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(2));
+    }
+
+    /// What the fake camera does on its next `grab`.
+    enum Step {
+        Frame(u64),
+        Fail,
+        End,
+    }
+
+    /// A camera driven step by step by the test, so the schedule is deterministic.
+    struct FakeCamera {
+        steps: Arc<Mutex<mpsc::Receiver<Step>>>,
+        ready: mpsc::Sender<()>,
+    }
+
+    impl Capture for FakeCamera {
+        fn grab(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
+            // Ready for the next step: the previous frame has been queued.
+            let _ = self.ready.send(());
+            let step = self.steps.lock().unwrap().recv();
+            let result = match step {
+                Ok(Step::Frame(seq)) => {
+                    frame.data.clear();
+                    frame.data.push(seq as u8);
+                    frame.sequence = seq;
+                    Ok(true)
+                }
+                Ok(Step::Fail) => Err(SourceError::Device {
+                    device: "/dev/fake".into(),
+                    op: "VIDIOC_DQBUF",
+                    source: std::io::Error::from_raw_os_error(19),
+                }),
+                Ok(Step::End) | Err(_) => Ok(false),
+            };
+            result
+        }
+    }
+
+    struct Rig {
+        steps: mpsc::Sender<Step>,
+        ready: mpsc::Receiver<()>,
+        opens: Arc<Mutex<u32>>,
+    }
+
+    impl Rig {
+        /// Runs one step and waits until the capture thread has handled it.
+        fn step(&self, step: Step) {
+            self.steps.send(step).unwrap();
+            self.ready.recv().unwrap();
+        }
+
+        /// A step after which the camera grabs no more (failure, end).
+        fn last(&self, step: Step) {
+            self.steps.send(step).unwrap();
+        }
+    }
+
+    /// A live source on a fake camera whose reopen fails `failing_reopens` times.
+    fn rig(failing_reopens: u32, reconnect: Option<Backoff>, queue: usize) -> (Live, Rig) {
+        let (step_tx, step_rx) = mpsc::channel();
+        let (grab_tx, grab_rx) = mpsc::channel();
+        let steps = Arc::new(Mutex::new(step_rx));
+        let opens = Arc::new(Mutex::new(0));
+        let counter = opens.clone();
+        let opener: Opener = Box::new(move || {
+            let mut n = counter.lock().unwrap();
+            *n += 1;
+            if *n > 1 && *n <= 1 + failing_reopens {
+                return Err(SourceError::NotFound {
+                    path: "/dev/fake".into(),
+                });
+            }
+            Ok(Box::new(FakeCamera {
+                steps: steps.clone(),
+                ready: grab_tx.clone(),
+            }) as Box<dyn Capture>)
+        });
+        let opts = OpenOptions {
+            frame_timeout: Duration::from_secs(10),
+            queue,
+            ..OpenOptions::default()
+        };
+        let live = Live::spawn("/dev/fake".into(), opener, reconnect, &opts).unwrap();
+        grab_rx.recv().unwrap(); // the first grab is waiting
+        (
+            live,
+            Rig {
+                steps: step_tx,
+                ready: grab_rx,
+                opens,
+            },
+        )
+    }
+
+    fn payload(frame: &Frame) -> u8 {
+        frame.data[0]
+    }
+
+    #[test]
+    fn newest_frame_wins_and_drops_are_counted() {
+        let (mut live, rig) = rig(0, None, 1);
+        for seq in 0..5 {
+            rig.step(Step::Frame(seq));
+        }
+        let f = live.next_frame().unwrap().unwrap();
+        assert_eq!((payload(&f), f.sequence), (4, 4));
+        assert_eq!(live.dropped(), 4);
+        live.recycle(f);
+        // A driver-side gap (sequence 5 and 6 never arrived) counts too.
+        rig.step(Step::Frame(7));
+        let f = live.next_frame().unwrap().unwrap();
+        assert_eq!(f.sequence, 7);
+        assert_eq!(live.dropped(), 6);
+        rig.last(Step::End);
+        assert_eq!(live.next_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn queue_of_two_keeps_the_two_newest() {
+        let (mut live, rig) = rig(0, None, 2);
+        for seq in 0..4 {
+            rig.step(Step::Frame(seq));
+        }
+        let got: Vec<u64> = (0..2)
+            .map(|_| live.next_frame().unwrap().unwrap().sequence)
+            .collect();
+        assert_eq!(got, [2, 3]);
+        assert_eq!(live.dropped(), 2);
+    }
+
+    #[test]
+    fn failure_without_reconnect_is_returned_once() {
+        let (mut live, rig) = rig(0, None, 1);
+        rig.last(Step::Fail);
+        let err = live.next_frame().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/fake: VIDIOC_DQBUF: No such device (os error 19)"
+        );
+        assert!(!err.is_transient());
+        assert_eq!(live.next_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn reconnects_after_failure_with_backoff() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+        };
+        let (mut live, rig) = rig(3, Some(backoff), 1);
+        rig.step(Step::Frame(10));
+        assert_eq!(live.next_frame().unwrap().unwrap().sequence, 0);
+        // Unplugged: the consumer is told (transient error) while reopening fails 3 times.
+        rig.last(Step::Fail);
+        let err = live.next_frame().unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert!(
+            matches!(err, SourceError::Reconnecting { ref device, .. } if device == "/dev/fake"),
+            "{err}"
+        );
+        // The 4th reopen succeeds; the new stream's sequence restarts at 0 without counting a gap.
+        rig.last(Step::Frame(0));
+        let f = loop {
+            match live.next_frame() {
+                Ok(Some(f)) => break f,
+                Err(e) if e.is_transient() => continue,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!((payload(&f), f.sequence), (0, 1));
+        assert_eq!(*rig.opens.lock().unwrap(), 5);
+        assert_eq!(live.dropped(), 0);
+    }
+}

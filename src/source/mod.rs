@@ -1,0 +1,416 @@
+//! Frame sources: V4L2 cameras, raw frames on stdin, still images, directories of images, video
+//! files and a synthetic moving figure, all behind one small [`FrameSource`] trait.
+//!
+//! A `--source` string is parsed into a [`SourceSpec`] and [`open`]ed into a boxed source, chosen
+//! at run time. Frames come in the camera's own [`PixelFormat`]; convert them with a
+//! [`Converter`] into an RGB image allocated once before the loop — full size with
+//! [`Converter::to_rgb`], or straight into a small model input with [`Converter::to_rgb_resized`].
+//! Give each frame back with [`FrameSource::recycle`] so its buffer is reused.
+//!
+//! Live sources (cameras, stdin) capture on their own thread and keep only the latest frames:
+//! stale ones are dropped and counted ([`FrameSource::dropped`]). A failing camera is reopened
+//! with exponential back-off; meanwhile [`FrameSource::next_frame`] returns
+//! [`SourceError::Reconnecting`], for which [`SourceError::is_transient`] is true: put outputs in
+//! their safe state and keep calling. File sources deliver every frame, paced by their timestamps
+//! only when [`OpenOptions::realtime`] is set.
+//!
+//! ## Examples
+//! ```
+//! use bodyzone::source::{self, Converter, OpenOptions, SourceSpec};
+//! let spec: SourceSpec = "synthetic:320x240@10:frames=3".parse().unwrap();
+//! let mut src = source::open(&spec, &OpenOptions::default()).unwrap();
+//! let mut conv = Converter::new();
+//! let mut model_input = image::RgbImage::new(256, 144); // allocated once
+//! let mut n = 0;
+//! while let Some(frame) = src.next_frame().unwrap() {
+//!     conv.to_rgb_resized(&frame.raw(), &mut model_input).unwrap();
+//!     assert_eq!(frame.sequence, n);
+//!     n += 1;
+//!     src.recycle(frame);
+//! }
+//! assert_eq!(n, 3);
+//! ```
+//!
+//! ## Troubleshooting
+//! ### `cannot open /dev/video0: Permission denied`
+//! Add yourself to the `video` group (`sudo usermod -aG video $USER`, then log in again).
+//! ### The Raspberry Pi camera gives Bayer formats or no `/dev/video0`
+//! CSI cameras on Bookworm are libcamera devices: run under `libcamerify`, or pipe
+//! `rpicam-vid --codec yuv420` into `--source stdin:yuv420:WxH` (see `README-cameras.md`).
+//! ### `pixel format … is not supported`
+//! Pin a format the device offers with `v4l2:/dev/video0:fmt=YUYV` or `fmt=MJPG`;
+//! `bodyzone devices` lists them.
+//! ### `ffmpeg not found`
+//! Video files are decoded by the `ffmpeg`/`ffprobe` programs: install them (`apt install ffmpeg`).
+
+mod file;
+mod live;
+mod pixel;
+mod spec;
+mod stdin;
+mod synthetic;
+#[cfg(feature = "camera")]
+mod v4l2;
+mod video;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+pub use file::ImageSource;
+pub use live::{Backoff, Capture, Live, Opener};
+pub use pixel::{ConvertError, Converter, PixelFormat, RawImage, YuvMode};
+pub use spec::{PathKind, SourceSpec, V4l2Spec};
+pub use stdin::RawReader;
+pub use synthetic::Synthetic;
+#[cfg(feature = "camera")]
+pub use v4l2::{DeviceInfo, FormatInfo, SizeInfo, V4l2Capture, device_info, list_devices};
+pub use video::VideoSource;
+
+/// One frame in its source's pixel format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// The buffer: rows of `stride` bytes (planes following for 4:2:0), or one JPEG for MJPEG.
+    pub data: Vec<u8>,
+    pub format: PixelFormat,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per row of the first plane (may exceed the pixels' width: driver padding).
+    pub stride: usize,
+    /// How YUV data maps to RGB (ignored for RGB; MJPEG decodes as JPEG full range).
+    pub yuv: YuvMode,
+    /// File sources: presentation time in the file. Live sources: time since the source opened,
+    /// taken when the frame was dequeued.
+    pub timestamp: Duration,
+    /// Counts every frame the source produced, so a gap is a dropped frame.
+    pub sequence: u64,
+}
+
+impl Frame {
+    /// An empty frame whose buffer a source fills in.
+    pub fn empty() -> Frame {
+        Frame {
+            data: Vec::new(),
+            format: PixelFormat::Rgb24,
+            width: 0,
+            height: 0,
+            stride: 0,
+            yuv: YuvMode::default(),
+            timestamp: Duration::ZERO,
+            sequence: 0,
+        }
+    }
+
+    pub fn from_rgb(image: RgbImage, timestamp: Duration, sequence: u64) -> Frame {
+        Frame {
+            width: image.width(),
+            height: image.height(),
+            stride: 3 * image.width() as usize,
+            data: image.into_raw(),
+            format: PixelFormat::Rgb24,
+            yuv: YuvMode::default(),
+            timestamp,
+            sequence,
+        }
+    }
+
+    /// The buffer with its layout, for a [`Converter`].
+    pub fn raw(&self) -> RawImage<'_> {
+        RawImage {
+            data: &self.data,
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            stride: self.stride,
+            yuv: self.yuv,
+        }
+    }
+
+    /// A new full-size RGB image (allocates; in a loop prefer a [`Converter`] and one image).
+    pub fn to_rgb_image(&self) -> Result<RgbImage, ConvertError> {
+        let mut out = RgbImage::new(self.width, self.height);
+        Converter::new().to_rgb(&self.raw(), &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Anything that yields frames.
+pub trait FrameSource: Send {
+    /// The next frame; `Ok(None)` at the end of a file or pipe. Live sources wait at most
+    /// [`OpenOptions::frame_timeout`]; a transient error ([`SourceError::is_transient`]) means
+    /// "no frame now, call again".
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
+
+    /// What this is, for logs: `/dev/video0 (uvcvideo, YUYV 640x480@30)`, `clip.mp4`.
+    fn describe(&self) -> String;
+
+    /// A camera or pipe that does not wait for us (frames are dropped when we are slow).
+    fn is_live(&self) -> bool;
+
+    /// Frames the source produced that were never delivered.
+    fn dropped(&self) -> u64 {
+        0
+    }
+
+    /// The number of frames, when known in advance (for a progress bar).
+    fn len_hint(&self) -> Option<u64> {
+        None
+    }
+
+    /// Hands a frame back so its buffer is reused for a later one.
+    fn recycle(&mut self, _frame: Frame) {}
+}
+
+/// Why a source could not give a frame. Variants hold the device, file or `--source` at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The `--source` string does not parse; the message says which part and what was expected.
+    #[error("bad --source '{spec}': {field}: expected {expected}")]
+    BadSpec {
+        spec: String,
+        field: String,
+        expected: String,
+    },
+    /// The file, directory or device does not exist.
+    #[error("{}: no such file, directory or device", path.display())]
+    NotFound { path: PathBuf },
+    /// A directory source holds no image files (by extension).
+    #[error("{}: no images (png, jpg, bmp, webp, tiff, ppm) in this directory", dir.display())]
+    NoImages { dir: PathBuf },
+    /// An image file could not be read or decoded.
+    #[error("{}: {source}", path.display())]
+    Image {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+    /// Reading a file, directory or pipe failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `ffmpeg`/`ffprobe` are needed for video files and are not installed.
+    #[error("{program} not found: install ffmpeg to read video files")]
+    FfmpegMissing { program: &'static str },
+    /// ffprobe/ffmpeg could not read the video; the message is ffmpeg's.
+    #[error("{}: not a readable video: {message}", path.display())]
+    Video { path: PathBuf, message: String },
+    /// The video or pipe ended in the middle of a frame or before its announced frame count.
+    #[error("{}: truncated or corrupt after {frames} frames ({detail})", path.display())]
+    Truncated {
+        path: PathBuf,
+        frames: u64,
+        detail: String,
+    },
+    /// A frame's buffer could not be converted.
+    #[error("{device}: {source}")]
+    Convert {
+        device: String,
+        source: ConvertError,
+    },
+    /// The device has no format bodyzone can convert, or not the one pinned with `fmt=`.
+    #[error("{}: pixel format {format} is not supported or not offered; the device offers {offered}", device.display())]
+    UnsupportedFormat {
+        device: PathBuf,
+        format: PixelFormat,
+        offered: String,
+    },
+    /// The device is not a video capture device with streaming (e.g. a metadata node).
+    #[error("{}: '{card}' is not a streaming video capture device", device.display())]
+    NotCapture { device: PathBuf, card: String },
+    /// An ioctl or read on the device failed (unplugged, busy, permission).
+    #[error("{}: {op}: {source}", device.display())]
+    Device {
+        device: PathBuf,
+        op: &'static str,
+        source: std::io::Error,
+    },
+    /// No frame arrived in time (a hung camera, a stalled pipe).
+    #[error("{device}: no frame for {after:?}")]
+    Timeout { device: String, after: Duration },
+    /// The camera failed and is being reopened; outputs should stay safe meanwhile.
+    #[error("{device}: reconnecting (attempt {attempt}) after: {cause}")]
+    Reconnecting {
+        device: String,
+        attempt: u32,
+        cause: String,
+    },
+    /// The binary was built without the `camera` feature.
+    #[error("{}: V4L2 cameras need the `camera` feature (cargo build --features camera)", device.display())]
+    CameraSupportDisabled { device: PathBuf },
+}
+
+impl SourceError {
+    /// True for "no frame now, try again": the source may recover without being reopened.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Timeout { .. } | SourceError::Reconnecting { .. }
+        )
+    }
+}
+
+/// How [`open`] builds a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenOptions {
+    /// Pace file sources by their timestamps instead of as fast as possible.
+    pub realtime: bool,
+    /// Frame rate given to image directories (their timestamps are `i / fps`).
+    pub image_fps: f64,
+    /// Longest wait for a live frame before [`SourceError::Timeout`] (a hung camera).
+    pub frame_timeout: Duration,
+    /// How a failing camera is reopened.
+    pub reconnect: Backoff,
+    /// Frames a live source keeps for a slow consumer (1–2: latest frame wins).
+    pub queue: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            realtime: false,
+            image_fps: 30.0,
+            frame_timeout: Duration::from_secs(2),
+            reconnect: Backoff::default(),
+            queue: 1,
+        }
+    }
+}
+
+/// Opens the source a spec names.
+pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+    let source: Box<dyn FrameSource> = match spec {
+        SourceSpec::V4l2(v4l2) => return open_camera(v4l2, opts),
+        SourceSpec::Stdin {
+            format,
+            width,
+            height,
+            yuv,
+        } => {
+            let reader = RawReader::new(std::io::stdin(), "stdin", *format, *width, *height, *yuv)?;
+            let mut once = Some(reader);
+            let opener: Opener = Box::new(move || {
+                once.take()
+                    .map(|r| Box::new(r) as Box<dyn Capture>)
+                    .ok_or_else(|| SourceError::Io {
+                        path: "stdin".into(),
+                        source: std::io::Error::other("a pipe cannot be reopened"),
+                    })
+            });
+            return Ok(Box::new(Live::spawn("stdin".into(), opener, None, opts)?));
+        }
+        SourceSpec::Synthetic {
+            width,
+            height,
+            fps,
+            frames,
+        } => Box::new(Synthetic::new(*width, *height, *fps, *frames)),
+        SourceSpec::Path(path) => match spec::classify(path)? {
+            PathKind::Image => Box::new(ImageSource::image(path)?),
+            PathKind::Directory => Box::new(ImageSource::directory(path, opts.image_fps)?),
+            PathKind::Video => Box::new(VideoSource::open(path)?),
+        },
+    };
+    Ok(if opts.realtime {
+        Box::new(Realtime::new(source))
+    } else {
+        source
+    })
+}
+
+#[cfg(feature = "camera")]
+fn open_camera(spec: &V4l2Spec, opts: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+    let spec = spec.clone();
+    let timeout = opts.frame_timeout;
+    let first = V4l2Capture::open(&spec, timeout)?;
+    let name = first.describe();
+    let mut first = Some(first);
+    let opener: Opener = Box::new(move || match first.take() {
+        Some(cap) => Ok(Box::new(cap) as Box<dyn Capture>),
+        None => Ok(Box::new(V4l2Capture::open(&spec, timeout)?)),
+    });
+    Ok(Box::new(Live::spawn(
+        name,
+        opener,
+        Some(opts.reconnect),
+        opts,
+    )?))
+}
+
+#[cfg(not(feature = "camera"))]
+fn open_camera(spec: &V4l2Spec, _opts: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+    Err(SourceError::CameraSupportDisabled {
+        device: spec.device.clone(),
+    })
+}
+
+/// Delivers a file source's frames no faster than their timestamps say.
+pub struct Realtime<S> {
+    inner: S,
+    start: Option<(Instant, Duration)>,
+}
+
+impl<S: FrameSource> Realtime<S> {
+    pub fn new(inner: S) -> Self {
+        Realtime { inner, start: None }
+    }
+}
+
+impl<S: FrameSource> FrameSource for Realtime<S> {
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        let Some(frame) = self.inner.next_frame()? else {
+            return Ok(None);
+        };
+        let (t0, ts0) = *self.start.get_or_insert((Instant::now(), frame.timestamp));
+        let due = t0 + frame.timestamp.saturating_sub(ts0);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        Ok(Some(frame))
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (realtime)", self.inner.describe())
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
+    }
+
+    fn dropped(&self) -> u64 {
+        self.inner.dropped()
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        self.inner.len_hint()
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        self.inner.recycle(frame)
+    }
+}
+
+impl FrameSource for Box<dyn FrameSource> {
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        (**self).next_frame()
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+
+    fn is_live(&self) -> bool {
+        (**self).is_live()
+    }
+
+    fn dropped(&self) -> u64 {
+        (**self).dropped()
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        (**self).len_hint()
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        (**self).recycle(frame)
+    }
+}
