@@ -95,11 +95,27 @@ impl ImageToTensor {
         if tensor_aspect > roi_aspect {
             padded.height = roi.width * tensor_aspect;
             let pad = (1.0 - roi.height / padded.height) / 2.0;
-            (padded, Padding { left: 0.0, top: pad, right: 0.0, bottom: pad })
+            (
+                padded,
+                Padding {
+                    left: 0.0,
+                    top: pad,
+                    right: 0.0,
+                    bottom: pad,
+                },
+            )
         } else {
             padded.width = roi.height / tensor_aspect;
             let pad = (1.0 - roi.width / padded.width) / 2.0;
-            (padded, Padding { left: pad, top: 0.0, right: pad, bottom: 0.0 })
+            (
+                padded,
+                Padding {
+                    left: pad,
+                    top: 0.0,
+                    right: pad,
+                    bottom: 0.0,
+                },
+            )
         }
     }
 
@@ -168,11 +184,8 @@ impl<'a> Sampler<'a> {
     }
 
     fn bilinear(&self, x: f32, y: f32) -> [u8; 3] {
-        let xq = (x * INTER_TAB_SIZE).round() as i64;
-        let yq = (y * INTER_TAB_SIZE).round() as i64;
-        let (x0, y0) = (xq >> 5, yq >> 5);
-        let ax = (xq & 31) as f32 / INTER_TAB_SIZE;
-        let ay = (yq & 31) as f32 / INTER_TAB_SIZE;
+        let (x0, ax) = quantise(x);
+        let (y0, ay) = quantise(y);
         let p00 = self.pixel(x0, y0);
         let p01 = self.pixel(x0 + 1, y0);
         let p10 = self.pixel(x0, y0 + 1);
@@ -185,9 +198,72 @@ impl<'a> Sampler<'a> {
     }
 }
 
+/// A coordinate as OpenCV's remap sees it: the pixel left of it and the offset from that pixel,
+/// quantised to 1/32.
+fn quantise(x: f32) -> (i64, f32) {
+    let q = (x * INTER_TAB_SIZE).round() as i64;
+    (q >> 5, (q & 31) as f32 / INTER_TAB_SIZE)
+}
+
+impl ImageToTensor {
+    /// Maps a single-channel `width × height` map in this tensor's space (e.g. the mask a model
+    /// produced for the crop of `roi`) back onto the `image_width × image_height` image: the inverse
+    /// of [`ImageToTensor::run`]'s mapping, bilinear, 0 outside the crop. This is MediaPipe's
+    /// `WarpAffineCalculator` on the inverse crop matrix (OpenCV-compatible path: no half-pixel
+    /// shifts, coordinates quantised to 1/32 as `cv::warpAffine`).
+    ///
+    /// # Panics
+    /// If `map` is not `width × height` long.
+    pub fn warp_back(
+        &self,
+        map: &[f32],
+        roi: &RotatedRect,
+        image_width: u32,
+        image_height: u32,
+    ) -> Vec<f32> {
+        assert_eq!(map.len(), self.width * self.height, "map size");
+        let (roi, _) = self.pad_roi(roi);
+        let (sin, cos) = roi.rotation.sin_cos();
+        let (w, h) = (self.width as i64, self.height as i64);
+        let tap = |x: i64, y: i64| {
+            if x < 0 || y < 0 || x >= w || y >= h {
+                0.0
+            } else {
+                map[(y * w + x) as usize]
+            }
+        };
+        // Image pixel → tensor pixel: rotate back by −θ around the centre, scale ROI → tensor.
+        let (su, sv) = (
+            self.width as f32 / roi.width,
+            self.height as f32 / roi.height,
+        );
+        let mut out = Vec::with_capacity(image_width as usize * image_height as usize);
+        for y in 0..image_height {
+            let dy = y as f32 - roi.cy;
+            for x in 0..image_width {
+                let dx = x as f32 - roi.cx;
+                let u = (cos * dx + sin * dy) * su + self.width as f32 / 2.0;
+                let v = (-sin * dx + cos * dy) * sv + self.height as f32 / 2.0;
+                let (u0, au) = quantise(u);
+                let (v0, av) = quantise(v);
+                let top = tap(u0, v0) * (1.0 - au) + tap(u0 + 1, v0) * au;
+                let bottom = tap(u0, v0 + 1) * (1.0 - au) + tap(u0 + 1, v0 + 1) * au;
+                out.push(top * (1.0 - av) + bottom * av);
+            }
+        }
+        out
+    }
+}
+
 /// Bilinear resize of a single-channel float map with half-pixel centres and clamped edges
 /// (OpenCV `cv::resize` with `INTER_LINEAR`, which MediaPipe uses to bring masks to the image size).
-pub fn resize_bilinear(src: &[f32], src_w: usize, src_h: usize, dst_w: usize, dst_h: usize) -> Vec<f32> {
+pub fn resize_bilinear(
+    src: &[f32],
+    src_w: usize,
+    src_h: usize,
+    dst_w: usize,
+    dst_h: usize,
+) -> Vec<f32> {
     assert_eq!(src.len(), src_w * src_h, "source map size");
     let xs = axis_taps(src_w, dst_w);
     let ys = axis_taps(src_h, dst_h);
@@ -273,5 +349,232 @@ mod tests {
     fn upscale_uses_half_pixel_centres() {
         let out = resize_bilinear(&[0.0, 1.0], 2, 1, 4, 1);
         assert_eq!(out, vec![0.0, 0.25, 0.75, 1.0]);
+    }
+
+    /// One case of TF.js `convert_image_to_tensor_test.ts` (the MediaPipe `ImageToTensorCalculator`
+    /// goldens): ROI normalised to the 64×128 input, tensor size, range, keep-aspect, border, golden file.
+    struct CropCase {
+        roi: [f32; 5],
+        size: (usize, usize),
+        range: (f32, f32),
+        keep_aspect_ratio: bool,
+        border: BorderMode,
+        golden: &'static str,
+    }
+
+    fn fixture(path: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures")
+            .join(path)
+    }
+
+    #[test]
+    fn crops_match_mediapipe_goldens() {
+        use BorderMode::{Replicate, Zero};
+        use std::f32::consts::PI;
+        let medium = [0.65, 0.4, 0.5, 0.5, 0.0];
+        let large = [0.5, 0.5, 1.5, 1.1, 0.0];
+        let rot = |r: [f32; 5], deg: f32| [r[0], r[1], r[2], r[3], PI * deg / 180.0];
+        let case = |roi, size, range, keep_aspect_ratio, border, golden| CropCase {
+            roi,
+            size,
+            range,
+            keep_aspect_ratio,
+            border,
+            golden,
+        };
+        let unit = (0.0, 1.0);
+        let cases = [
+            case(
+                medium,
+                (256, 256),
+                unit,
+                true,
+                Replicate,
+                "medium_sub_rect_keep_aspect.png",
+            ),
+            case(
+                medium,
+                (256, 256),
+                unit,
+                true,
+                Zero,
+                "medium_sub_rect_keep_aspect_border_zero.png",
+            ),
+            case(
+                rot(medium, 90.0),
+                (256, 256),
+                unit,
+                true,
+                Replicate,
+                "medium_sub_rect_keep_aspect_with_rotation.png",
+            ),
+            case(
+                rot(medium, 90.0),
+                (256, 256),
+                unit,
+                true,
+                Zero,
+                "medium_sub_rect_keep_aspect_with_rotation_border_zero.png",
+            ),
+            case(
+                rot(medium, -45.0),
+                (256, 256),
+                (-1.0, 1.0),
+                false,
+                Replicate,
+                "medium_sub_rect_with_rotation.png",
+            ),
+            case(
+                rot(medium, -45.0),
+                (256, 256),
+                (-1.0, 1.0),
+                false,
+                Zero,
+                "medium_sub_rect_with_rotation_border_zero.png",
+            ),
+            case(
+                large,
+                (128, 128),
+                unit,
+                false,
+                Replicate,
+                "large_sub_rect.png",
+            ),
+            case(
+                large,
+                (128, 128),
+                unit,
+                false,
+                Zero,
+                "large_sub_rect_border_zero.png",
+            ),
+            case(
+                large,
+                (128, 128),
+                unit,
+                true,
+                Replicate,
+                "large_sub_rect_keep_aspect.png",
+            ),
+            case(
+                large,
+                (128, 128),
+                unit,
+                true,
+                Zero,
+                "large_sub_rect_keep_aspect_border_zero.png",
+            ),
+            case(
+                rot(large, -15.0),
+                (128, 128),
+                unit,
+                true,
+                Replicate,
+                "large_sub_rect_keep_aspect_with_rotation.png",
+            ),
+            case(
+                rot(large, -15.0),
+                (128, 128),
+                unit,
+                true,
+                Zero,
+                "large_sub_rect_keep_aspect_with_rotation_border_zero.png",
+            ),
+            case(
+                [0.5, 0.5, 1.0, 1.0, 0.0],
+                (64, 128),
+                unit,
+                true,
+                Replicate,
+                "noop_except_range.png",
+            ),
+            case(
+                [0.5, 0.5, 1.0, 1.0, 0.0],
+                (64, 128),
+                unit,
+                true,
+                Zero,
+                "noop_except_range.png",
+            ),
+        ];
+        let input = image::open(fixture("tfjs-models/image_to_tensor_input.jpg"))
+            .unwrap()
+            .to_rgb8();
+        let (iw, ih) = (input.width() as f32, input.height() as f32);
+        for c in cases {
+            let [cx, cy, w, h, rotation] = c.roi;
+            let roi = RotatedRect {
+                cx: cx * iw,
+                cy: cy * ih,
+                width: w * iw,
+                height: h * ih,
+                rotation,
+            };
+            let conv = ImageToTensor {
+                width: c.size.0,
+                height: c.size.1,
+                keep_aspect_ratio: c.keep_aspect_ratio,
+                range: c.range,
+                border: c.border,
+            };
+            let mut t = vec![0.0; 3 * c.size.0 * c.size.1];
+            conv.run(&input, &roi, &mut t);
+            let golden = image::open(fixture(&format!(
+                "tfjs-models/image_to_tensor/{}",
+                c.golden
+            )))
+            .unwrap()
+            .to_rgb8();
+            let plane = c.size.0 * c.size.1;
+            let scale = 255.0 / (c.range.1 - c.range.0);
+            // The TF.js test's tolerance (7 of 255) absorbs JPEG decoder differences.
+            let mut worst = (0.0f32, 0);
+            for (i, px) in golden.pixels().enumerate() {
+                for ch in 0..3 {
+                    let got = (t[ch * plane + i] - c.range.0) * scale;
+                    let err = (got - f32::from(px[ch])).abs();
+                    if err > worst.0 {
+                        worst = (err, i);
+                    }
+                }
+            }
+            assert!(
+                worst.0 <= 7.0,
+                "{}: pixel {} off by {}",
+                c.golden,
+                worst.1,
+                worst.0
+            );
+        }
+    }
+
+    #[test]
+    fn warp_back_inverts_a_rotated_crop() {
+        // A map that is 1 on the crop's left half: after warping back, image points on the left
+        // of the (rotated) crop centre line are 1, points beyond the crop are 0.
+        let conv = ImageToTensor {
+            width: 64,
+            height: 64,
+            keep_aspect_ratio: true,
+            range: (0.0, 1.0),
+            border: BorderMode::Zero,
+        };
+        let map: Vec<f32> = (0..64 * 64)
+            .map(|i| if i % 64 < 32 { 1.0 } else { 0.0 })
+            .collect();
+        let roi = RotatedRect {
+            cx: 50.0,
+            cy: 40.0,
+            width: 40.0,
+            height: 40.0,
+            rotation: std::f32::consts::FRAC_PI_2,
+        };
+        let out = conv.warp_back(&map, &roi, 100, 80);
+        let at = |x: usize, y: usize| out[y * 100 + x];
+        // θ = 90°: the crop's x axis points down the image, so its left half is the top half.
+        assert_eq!(at(50, 30), 1.0);
+        assert_eq!(at(50, 50), 0.0);
+        assert_eq!(at(5, 5), 0.0, "outside the crop");
     }
 }
