@@ -1,1 +1,745 @@
-//! TODO
+//! Drawing segmentations: TF.js body-segmentation's render utilities
+//! (`shared/calculators/render_util.ts` in tensorflow/tfjs-models) in Rust, plus background
+//! replacement.
+//!
+//! | function | what it draws |
+//! |---|---|
+//! | [`to_binary_mask`] | foreground/background colours, optionally with a contour |
+//! | [`to_colored_mask`] | a colour per mask value (body part), background elsewhere |
+//! | [`draw_mask`] | the image with a (blurred) mask image over it |
+//! | [`draw_pixelated_mask`] | the image over a pixelated mask with a white grid |
+//! | [`draw_bokeh_effect`] | the people sharp, the background blurred |
+//! | [`blur_body_part`] | the chosen mask values (body parts) blurred |
+//! | [`replace_background`] | the people over another picture, blended by probability |
+//!
+//! A mask is read as TF.js reads a mask's `ImageData` (see [`SegmentationMask`]): per pixel a
+//! *mask value* (red channel: the body part, or for the selfie models the 8-bit probability) and an
+//! *alpha* (the probability × 255). A pixel is foreground when `alpha ≥ round(255 × threshold)`,
+//! exactly TF.js's comparison.
+//!
+//! The drawing functions compute what the browser's 2D canvas computes, in `f32` with one rounding
+//! at the end: colours are premultiplied by alpha, `globalAlpha` scales the source of a
+//! source-over, and the CSS `filter: blur(Npx)` is a Gaussian of standard deviation N pixels
+//! (radius 3N) that treats everything outside the picture as transparent. That last point is why
+//! the blurred background of [`draw_bokeh_effect`] is translucent within ~3N pixels of the border
+//! in TF.js; these functions return RGB, i.e. its colour without that alpha.
+//!
+//! ## Examples
+//! ```
+//! use bodyzone::segment::render::{self, Rgba};
+//! use bodyzone::segment::{Mask, Segmentation, selfie_label};
+//! use image::{Rgb, RgbImage};
+//!
+//! // A 96×48 frame with a "person" in the middle 20 columns.
+//! let frame = RgbImage::from_pixel(96, 48, Rgb([200, 180, 160]));
+//! let probabilities = (0..96 * 48)
+//!     .map(|i| if (38..58).contains(&(i % 96)) { 0.95 } else { 0.02 })
+//!     .collect();
+//! let people = vec![Segmentation {
+//!     mask: Mask::new(96, 48, probabilities),
+//!     mask_value_to_label: selfie_label,
+//! }];
+//!
+//! // Darken the background, as TF.js's demo does.
+//! let tint = render::to_binary_mask(&people, Rgba([0, 0, 0, 0]), Rgba([0, 0, 0, 255]), false, 0.5)?;
+//! let overlay = render::draw_mask(&frame, &tint, 0.7, 3, false)?;
+//! assert_eq!(overlay.get_pixel(48, 24), &Rgb([200, 180, 160])); // the person is untouched
+//! assert_eq!(overlay.get_pixel(12, 24), &Rgb([60, 54, 48])); // 30% of the background is left
+//!
+//! let bokeh = render::draw_bokeh_effect(&frame, &people, 0.5, 3, 3, false)?;
+//! assert_eq!(bokeh.dimensions(), (96, 48));
+//! # Ok::<(), render::Error>(())
+//! ```
+//!
+//! ## Troubleshooting
+//! ### `mask image is 640×480 but the image is 1280×720`
+//! Masks are at the size of the image they were computed from; draw them over that image (or
+//! resize the image first), not over a frame of another size.
+
+use std::borrow::Cow;
+
+pub use image::Rgba;
+use image::imageops::{self, FilterType};
+use image::{RgbImage, RgbaImage};
+
+use super::{Mask, Segmentation, to_u8};
+
+/// The largest blur (standard deviation in pixels) accepted; TF.js documents 0–20.
+pub const MAX_BLUR: u32 = 100;
+
+/// Colour of the contour TF.js draws around foreground (`drawStroke`'s default).
+const CONTOUR: Rgba<u8> = Rgba([0, 255, 255, 255]);
+
+/// Why a drawing could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A mask builder got no segmentation, so there is no size to draw at (TF.js returns null).
+    /// Skip the drawing for a frame without people.
+    #[error("no segmentation to draw")]
+    NoSegmentations,
+    /// Two inputs that must have the same size do not, e.g. a mask from a frame of another size.
+    #[error("{what} is {}×{} but {reference} is {}×{}", found.0, found.1, expected.0, expected.1)]
+    SizeMismatch {
+        what: &'static str,
+        found: (u32, u32),
+        reference: &'static str,
+        expected: (u32, u32),
+    },
+    /// A parameter is outside its range; `expected` says what it should be.
+    #[error("{name} = {value}: expected {expected}")]
+    InvalidParameter {
+        name: &'static str,
+        value: f32,
+        expected: &'static str,
+    },
+    /// The replacement background has no pixels.
+    #[error("background image is empty (0 pixels)")]
+    EmptyBackground,
+}
+
+/// What the render helpers read from a segmentation, as TF.js reads a mask's RGBA `ImageData`.
+pub trait SegmentationMask {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Mask value (TF.js's red channel) and foreground alpha (its alpha channel) of the pixel at
+    /// row-major `index`.
+    fn value_alpha(&self, index: usize) -> (u8, u8);
+    /// Foreground probability of the pixel at row-major `index`, in `0.0..=1.0`.
+    fn probability(&self, index: usize) -> f32 {
+        f32::from(self.value_alpha(index).1) / 255.0
+    }
+}
+
+/// A selfie mask is what TF.js's selfie segmenter returns: red = alpha = probability × 255.
+impl SegmentationMask for Mask {
+    fn size(&self) -> (u32, u32) {
+        (self.width(), self.height())
+    }
+    fn value_alpha(&self, index: usize) -> (u8, u8) {
+        let v = to_u8(self.probabilities()[index]);
+        (v, v)
+    }
+    fn probability(&self, index: usize) -> f32 {
+        self.probabilities()[index]
+    }
+}
+
+impl SegmentationMask for Segmentation {
+    fn size(&self) -> (u32, u32) {
+        self.mask.size()
+    }
+    fn value_alpha(&self, index: usize) -> (u8, u8) {
+        self.mask.value_alpha(index)
+    }
+    fn probability(&self, index: usize) -> f32 {
+        self.mask.probability(index)
+    }
+}
+
+/// TF.js's mask `ImageData` layout: red is the mask value (body part), alpha the probability.
+impl SegmentationMask for RgbaImage {
+    fn size(&self) -> (u32, u32) {
+        self.dimensions()
+    }
+    fn value_alpha(&self, index: usize) -> (u8, u8) {
+        let px = &self.as_raw()[4 * index..4 * index + 4];
+        (px[0], px[3])
+    }
+}
+
+/// An image with `foreground` where any segmentation is foreground (alpha ≥ `round(255 ×
+/// foreground_threshold)`) and `background` elsewhere, as TF.js's `toBinaryMask`.
+///
+/// With `draw_contour`, foreground pixels next to background get a cyan (0, 255, 255) stroke
+/// exactly as TF.js draws it: TF.js's neighbour loops skip every offset with a zero component, so
+/// only the four *diagonal* neighbours are tested and stroked, and strokes on the row below are
+/// overwritten as the scan reaches it.
+pub fn to_binary_mask<M: SegmentationMask>(
+    segmentations: &[M],
+    foreground: Rgba<u8>,
+    background: Rgba<u8>,
+    draw_contour: bool,
+    foreground_threshold: f32,
+) -> Result<RgbaImage, Error> {
+    binary_mask(
+        segmentations,
+        foreground,
+        background,
+        draw_contour,
+        foreground_threshold,
+        &[true; 256],
+    )
+}
+
+/// An image with `mask_value_to_color(value)` where a segmentation is foreground and `background`
+/// elsewhere, as TF.js's `toColoredMask` (later segmentations win where they overlap).
+/// `mask_value_to_color` gets the mask value (TF.js's red channel), which
+/// [`Segmentation::mask_value_to_label`] turns into a label.
+pub fn to_colored_mask<M: SegmentationMask>(
+    segmentations: &[M],
+    mask_value_to_color: impl Fn(u8) -> Rgba<u8>,
+    background: Rgba<u8>,
+    foreground_threshold: f32,
+) -> Result<RgbaImage, Error> {
+    let (width, height) = common_size(segmentations)?;
+    let cutoff = alpha_cutoff(foreground_threshold)?;
+    let mut out = RgbaImage::new(width, height);
+    for (n, px) in out.pixels_mut().enumerate() {
+        *px = background;
+        for mask in segmentations {
+            let (value, alpha) = mask.value_alpha(n);
+            if alpha >= cutoff {
+                *px = mask_value_to_color(value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `image` with `mask_image` drawn over it at `mask_opacity`, the mask first blurred by a Gaussian
+/// of `mask_blur_amount` pixels, as TF.js's `drawMask`; mirrored if `flip_horizontal`.
+pub fn draw_mask(
+    image: &RgbImage,
+    mask_image: &RgbaImage,
+    mask_opacity: f32,
+    mask_blur_amount: u32,
+    flip_horizontal: bool,
+) -> Result<RgbImage, Error> {
+    same_size("mask image", mask_image.dimensions(), image)?;
+    let opacity = unit_interval("mask_opacity", mask_opacity)?;
+    let (w, h) = dims(image);
+    let mask = blurred(premultiplied(mask_image), w, h, mask_blur_amount)?;
+    Ok(render(w, h, flip_horizontal, |n| {
+        let m = mask[n];
+        let keep = 1.0 - m[3] * opacity;
+        let px = rgb_f32(image, n);
+        [
+            m[0] * opacity + px[0] * keep,
+            m[1] * opacity + px[1] * keep,
+            m[2] * opacity + px[2] * keep,
+        ]
+    }))
+}
+
+/// The mask pixelated into cells of `pixel_cell_width` pixels with a white grid, `image` drawn over
+/// it at `1 − mask_opacity`, as TF.js's `drawPixelatedMask` (whose default cell width is 10).
+///
+/// As on the canvas, the low-resolution mask has `floor(width / pixel_cell_width)` columns and is
+/// stretched back to the full size, so cells are slightly wider than `pixel_cell_width` while the
+/// grid lines stay `pixel_cell_width` apart.
+pub fn draw_pixelated_mask(
+    image: &RgbImage,
+    mask_image: &RgbaImage,
+    mask_opacity: f32,
+    mask_blur_amount: u32,
+    flip_horizontal: bool,
+    pixel_cell_width: f32,
+) -> Result<RgbImage, Error> {
+    same_size("mask image", mask_image.dimensions(), image)?;
+    let opacity = unit_interval("mask_opacity", mask_opacity)?;
+    let (w, h) = dims(image);
+    // The canvas sizes the low-resolution copy as `width * (1 / cell)`, truncated.
+    let cells = |len: usize| (len as f64 * (1.0 / f64::from(pixel_cell_width))) as usize;
+    let (lw, lh) = (cells(w), cells(h));
+    if pixel_cell_width.is_nan() || pixel_cell_width < 1.0 || lw == 0 || lh == 0 {
+        return Err(Error::InvalidParameter {
+            name: "pixel_cell_width",
+            value: pixel_cell_width,
+            expected: "1 ≤ pixel_cell_width ≤ the image's width and height",
+        });
+    }
+    let mask = blurred(premultiplied(mask_image), w, h, mask_blur_amount)?;
+    let lowres = downscale(&mask, w, h, lw, lh);
+    let cell = f64::from(pixel_cell_width);
+    let column_keep = grid_keep(w, lw, cell);
+    let row_keep = grid_keep(h, lh, cell);
+    // Stretching back without smoothing: nearest low-resolution pixel to each pixel centre.
+    let nearest =
+        |i: usize, len: usize, low: usize| ((i as f64 + 0.5) * low as f64 / len as f64) as usize;
+    let lx: Vec<usize> = (0..w).map(|x| nearest(x, w, lw).min(lw - 1)).collect();
+    let ly: Vec<usize> = (0..h).map(|y| nearest(y, h, lh).min(lh - 1)).collect();
+    let image_alpha = 1.0 - opacity;
+    Ok(render_rgba(w, h, flip_horizontal, |n| {
+        let (x, y) = (n % w, n / w);
+        let cell_px = lowres[ly[y] * lw + lx[x]];
+        let keep = column_keep[x] * row_keep[y];
+        let px = rgb_f32(image, n);
+        let canvas = cell_px.map(|c| c * keep + (1.0 - keep));
+        [
+            px[0] * image_alpha + canvas[0] * opacity,
+            px[1] * image_alpha + canvas[1] * opacity,
+            px[2] * image_alpha + canvas[2] * opacity,
+            image_alpha + canvas[3] * opacity,
+        ]
+    }))
+}
+
+/// `image` with its background blurred by a Gaussian of `background_blur_amount` pixels, the
+/// people (foreground at `foreground_threshold`) kept sharp behind an edge softened by
+/// `edge_blur_amount` pixels, as TF.js's `drawBokehEffect` (defaults 0.5, 3, 3). With no
+/// segmentation the whole image is blurred.
+pub fn draw_bokeh_effect<M: SegmentationMask>(
+    image: &RgbImage,
+    segmentations: &[M],
+    foreground_threshold: f32,
+    background_blur_amount: u32,
+    edge_blur_amount: u32,
+    flip_horizontal: bool,
+) -> Result<RgbImage, Error> {
+    let person = if segmentations.is_empty() {
+        alpha_cutoff(foreground_threshold)?;
+        None
+    } else {
+        let mask = binary_mask(
+            segmentations,
+            Rgba([0, 0, 0, 255]),
+            Rgba([0, 0, 0, 0]),
+            false,
+            foreground_threshold,
+            &[true; 256],
+        )?;
+        same_size("segmentation mask", mask.dimensions(), image)?;
+        Some(mask)
+    };
+    blur_behind(
+        image,
+        person.as_ref(),
+        background_blur_amount,
+        edge_blur_amount,
+        flip_horizontal,
+    )
+}
+
+/// `image` with the pixels whose mask value is in `mask_values_to_blur` (body parts) blurred, as
+/// TF.js's `blurBodyPart`: the sharp image is kept outside those parts and on the contour
+/// [`to_binary_mask`] draws around them, with the edge softened by `edge_blur_amount` pixels.
+pub fn blur_body_part<M: SegmentationMask>(
+    image: &RgbImage,
+    segmentations: &[M],
+    mask_values_to_blur: &[u8],
+    foreground_threshold: f32,
+    background_blur_amount: u32,
+    edge_blur_amount: u32,
+    flip_horizontal: bool,
+) -> Result<RgbImage, Error> {
+    let keep = if segmentations.is_empty() {
+        alpha_cutoff(foreground_threshold)?;
+        None
+    } else {
+        let mut to_blur = [false; 256];
+        for &value in mask_values_to_blur {
+            to_blur[usize::from(value)] = true;
+        }
+        let mask = binary_mask(
+            segmentations,
+            Rgba([0, 0, 0, 0]),
+            Rgba([0, 0, 0, 255]),
+            true,
+            foreground_threshold,
+            &to_blur,
+        )?;
+        same_size("segmentation mask", mask.dimensions(), image)?;
+        Some(mask)
+    };
+    blur_behind(
+        image,
+        keep.as_ref(),
+        background_blur_amount,
+        edge_blur_amount,
+        flip_horizontal,
+    )
+}
+
+/// `image`'s people over `background` (scaled to cover the image and centred, see
+/// [`scale_to_cover`]). Each pixel blends the two by the person probability, where it is at least
+/// `foreground_threshold` (0 elsewhere, so 0.0 gives a pure probability blend), softened by a
+/// Gaussian of `edge_blur_amount` pixels that keeps full weight up to the image border.
+///
+/// For video, pass a background already at the frame size: it is then used as is, with no resize
+/// per frame.
+pub fn replace_background<M: SegmentationMask>(
+    image: &RgbImage,
+    segmentations: &[M],
+    background: &RgbImage,
+    foreground_threshold: f32,
+    edge_blur_amount: u32,
+) -> Result<RgbImage, Error> {
+    let cutoff = alpha_cutoff(foreground_threshold)?;
+    for mask in segmentations {
+        same_size("segmentation mask", mask.size(), image)?;
+    }
+    if background.width() == 0 || background.height() == 0 {
+        return Err(Error::EmptyBackground);
+    }
+    let (w, h) = dims(image);
+    let person: Vec<[f32; 1]> = (0..w * h)
+        .map(|n| {
+            let p = segmentations
+                .iter()
+                .filter(|mask| mask.value_alpha(n).1 >= cutoff)
+                .map(|mask| mask.probability(n))
+                .fold(0.0f32, f32::max);
+            [p]
+        })
+        .collect();
+    let person = blurred_with(person, w, h, edge_blur_amount, Edges::Renormalise)?;
+    let background = if background.dimensions() == image.dimensions() {
+        Cow::Borrowed(background)
+    } else {
+        Cow::Owned(scale_to_cover(background, image.width(), image.height()))
+    };
+    Ok(render(w, h, false, |n| {
+        let p = person[n][0].clamp(0.0, 1.0);
+        let (fg, bg) = (rgb_f32(image, n), rgb_f32(&background, n));
+        [0, 1, 2].map(|c| fg[c] * p + bg[c] * (1.0 - p))
+    }))
+}
+
+/// `image` scaled (bilinear) so it covers `width × height` with its aspect ratio kept, and cropped
+/// to that size around its centre, as CSS `object-fit: cover`.
+///
+/// # Panics
+/// If `image` has no pixels.
+pub fn scale_to_cover(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    let (iw, ih) = (f64::from(image.width()), f64::from(image.height()));
+    let scale = (f64::from(width) / iw).max(f64::from(height) / ih);
+    let sw = ((iw * scale).round() as u32).max(width);
+    let sh = ((ih * scale).round() as u32).max(height);
+    let scaled = imageops::resize(image, sw, sh, FilterType::Triangle);
+    imageops::crop_imm(&scaled, (sw - width) / 2, (sh - height) / 2, width, height).to_image()
+}
+
+/// TF.js's `toBinaryMask` with its `foregroundMaskValues` as a lookup table by mask value.
+fn binary_mask<M: SegmentationMask>(
+    segmentations: &[M],
+    foreground: Rgba<u8>,
+    background: Rgba<u8>,
+    draw_contour: bool,
+    foreground_threshold: f32,
+    is_foreground_value: &[bool; 256],
+) -> Result<RgbaImage, Error> {
+    let (width, height) = common_size(segmentations)?;
+    let cutoff = alpha_cutoff(foreground_threshold)?;
+    let (w, h) = (width as usize, height as usize);
+    let is_foreground = |mask: &M, n: usize| {
+        let (value, alpha) = mask.value_alpha(n);
+        is_foreground_value[usize::from(value)] && alpha >= cutoff
+    };
+    let diagonals = [
+        -(w as isize) - 1,
+        -(w as isize) + 1,
+        w as isize - 1,
+        w as isize + 1,
+    ];
+    let mut out = RgbaImage::new(width, height);
+    let bytes: &mut [u8] = &mut out;
+    let mut put = |n: usize, color: Rgba<u8>| bytes[4 * n..4 * n + 4].copy_from_slice(&color.0);
+    // One pass in TF.js's order: a stroke reaching the row below is overwritten when the scan
+    // gets there, and the golden images depend on it.
+    for i in 0..h {
+        for j in 0..w {
+            let n = i * w + j;
+            put(n, background);
+            for mask in segmentations {
+                if !is_foreground(mask, n) {
+                    continue;
+                }
+                put(n, foreground);
+                let interior = i >= 1 && i + 1 < h && j >= 1 && j + 1 < w;
+                if draw_contour
+                    && interior
+                    && diagonals
+                        .iter()
+                        .any(|&d| !is_foreground(mask, n.wrapping_add_signed(d)))
+                {
+                    for d in diagonals {
+                        put(n.wrapping_add_signed(d), CONTOUR);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// TF.js's bokeh compositing: the sharp image kept by `keep` (alpha channel, blurred by
+/// `edge_blur` unless absent), over the image blurred by `background_blur`.
+fn blur_behind(
+    image: &RgbImage,
+    keep: Option<&RgbaImage>,
+    background_blur: u32,
+    edge_blur: u32,
+    flip_horizontal: bool,
+) -> Result<RgbImage, Error> {
+    let (w, h) = dims(image);
+    let opaque: Vec<[f32; 4]> = image
+        .pixels()
+        .map(|p| [p[0], p[1], p[2], 255].map(|c| f32::from(c) / 255.0))
+        .collect();
+    let back = blurred(opaque, w, h, background_blur)?;
+    let keep: Vec<[f32; 1]> = match keep {
+        Some(mask) => mask.pixels().map(|p| [f32::from(p[3]) / 255.0]).collect(),
+        None => vec![[0.0]; w * h],
+    };
+    let keep = blurred(keep, w, h, edge_blur)?;
+    Ok(render_rgba(w, h, flip_horizontal, |n| {
+        // "destination-in" the mask, then the blurred image "destination-over".
+        let k = keep[n][0];
+        let (px, b) = (rgb_f32(image, n), back[n]);
+        [
+            px[0] * k + b[0] * (1.0 - k),
+            px[1] * k + b[1] * (1.0 - k),
+            px[2] * k + b[2] * (1.0 - k),
+            k + b[3] * (1.0 - k),
+        ]
+    }))
+}
+
+/// What pixels outside the picture count as when blurring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edges {
+    /// Transparent, as the canvas: alpha fades towards the border.
+    Transparent,
+    /// Not there: weights are renormalised over the pixels inside.
+    Renormalise,
+}
+
+/// The canvas's `filter: blur(Npx)`, or the input itself for 0.
+fn blurred<const N: usize>(
+    pixels: Vec<[f32; N]>,
+    w: usize,
+    h: usize,
+    sigma: u32,
+) -> Result<Vec<[f32; N]>, Error> {
+    blurred_with(pixels, w, h, sigma, Edges::Transparent)
+}
+
+fn blurred_with<const N: usize>(
+    pixels: Vec<[f32; N]>,
+    w: usize,
+    h: usize,
+    sigma: u32,
+    edges: Edges,
+) -> Result<Vec<[f32; N]>, Error> {
+    if sigma > MAX_BLUR {
+        return Err(Error::InvalidParameter {
+            name: "blur amount",
+            value: sigma as f32,
+            expected: "at most 100 pixels",
+        });
+    }
+    Ok(if sigma == 0 {
+        pixels
+    } else {
+        gaussian_blur(&pixels, w, h, sigma as f32, edges)
+    })
+}
+
+/// Half of a normalised Gaussian kernel of standard deviation `sigma`: weights for offsets
+/// `0..=ceil(3σ)`, Skia's radius for the canvas blur.
+fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil() as usize;
+    let half: Vec<f32> = (0..=radius)
+        .map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total = 2.0 * half.iter().sum::<f32>() - half[0];
+    half.into_iter().map(|v| v / total).collect()
+}
+
+/// Separable Gaussian blur of an interleaved `N`-channel image: a horizontal pass, then a
+/// vertical pass that streams whole rows (cache-friendly), O(radius) per pixel and channel.
+fn gaussian_blur<const N: usize>(
+    src: &[[f32; N]],
+    w: usize,
+    h: usize,
+    sigma: f32,
+    edges: Edges,
+) -> Vec<[f32; N]> {
+    let kernel = gaussian_kernel(sigma);
+    let radius = kernel.len() - 1;
+    let window = |i: usize, len: usize| (i.saturating_sub(radius), (i + radius).min(len - 1));
+    let finish = |acc: &mut [f32; N], weight: f32| {
+        if edges == Edges::Renormalise {
+            acc.iter_mut().for_each(|c| *c /= weight);
+        }
+    };
+    let mut across = vec![[0.0; N]; src.len()];
+    for (row, out) in src.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
+        for (x, acc) in out.iter_mut().enumerate() {
+            let (lo, hi) = window(x, w);
+            let mut weight = 0.0;
+            for (xi, px) in (lo..=hi).zip(&row[lo..=hi]) {
+                let k = kernel[xi.abs_diff(x)];
+                weight += k;
+                for c in 0..N {
+                    acc[c] += k * px[c];
+                }
+            }
+            finish(acc, weight);
+        }
+    }
+    let mut out = vec![[0.0; N]; src.len()];
+    for (y, out_row) in out.chunks_exact_mut(w).enumerate() {
+        let (lo, hi) = window(y, h);
+        let mut weight = 0.0;
+        for yi in lo..=hi {
+            let k = kernel[yi.abs_diff(y)];
+            weight += k;
+            for (acc, px) in out_row.iter_mut().zip(&across[yi * w..(yi + 1) * w]) {
+                for c in 0..N {
+                    acc[c] += k * px[c];
+                }
+            }
+        }
+        for acc in out_row.iter_mut() {
+            finish(acc, weight);
+        }
+    }
+    out
+}
+
+/// Canvas bilinear downscale ("low" smoothing): each target pixel samples the source at its
+/// centre mapped back, between the four nearest source pixels (edge pixels repeated).
+fn downscale(src: &[[f32; 4]], w: usize, h: usize, lw: usize, lh: usize) -> Vec<[f32; 4]> {
+    let taps = |i: usize, len: usize, low: usize| {
+        let s = ((i as f64 + 0.5) * len as f64 / low as f64 - 0.5).clamp(0.0, (len - 1) as f64);
+        let i0 = s.floor() as usize;
+        (i0, (i0 + 1).min(len - 1), (s - i0 as f64) as f32)
+    };
+    let mut out = Vec::with_capacity(lw * lh);
+    for y in 0..lh {
+        let (y0, y1, fy) = taps(y, h, lh);
+        for x in 0..lw {
+            let (x0, x1, fx) = taps(x, w, lw);
+            let at = |yy: usize, xx: usize| src[yy * w + xx];
+            let (a, b, c, d) = (at(y0, x0), at(y0, x1), at(y1, x0), at(y1, x1));
+            out.push(std::array::from_fn(|ch| {
+                let top = a[ch] + (b[ch] - a[ch]) * fx;
+                let bottom = c[ch] + (d[ch] - c[ch]) * fx;
+                top + (bottom - top) * fy
+            }));
+        }
+    }
+    out
+}
+
+/// Per pixel along one axis of `len` pixels, the fraction left visible by the grid: lines one
+/// pixel wide centred at `cell × i` for `i < lines`, antialiased by the area they cover.
+fn grid_keep(len: usize, lines: usize, cell: f64) -> Vec<f32> {
+    let mut keep = vec![1.0f32; len];
+    for i in 0..lines {
+        let centre = cell * i as f64;
+        let (from, to) = (centre - 0.5, centre + 0.5);
+        let first = from.floor().max(0.0) as usize;
+        for (p, k) in keep
+            .iter_mut()
+            .enumerate()
+            .take(to.ceil() as usize)
+            .skip(first)
+        {
+            let covered = (to.min(p as f64 + 1.0) - from.max(p as f64)).max(0.0);
+            *k *= 1.0 - covered as f32;
+        }
+    }
+    keep
+}
+
+/// An RGBA image as premultiplied `f32` pixels in `0.0..=1.0` (the canvas's `putImageData`).
+fn premultiplied(image: &RgbaImage) -> Vec<[f32; 4]> {
+    image
+        .pixels()
+        .map(|p| {
+            let a = f32::from(p[3]) / 255.0;
+            [
+                f32::from(p[0]) / 255.0 * a,
+                f32::from(p[1]) / 255.0 * a,
+                f32::from(p[2]) / 255.0 * a,
+                a,
+            ]
+        })
+        .collect()
+}
+
+fn rgb_f32(image: &RgbImage, n: usize) -> [f32; 3] {
+    let px = &image.as_raw()[3 * n..3 * n + 3];
+    [px[0], px[1], px[2]].map(|c| f32::from(c) / 255.0)
+}
+
+/// Builds the output from opaque colours in `0.0..=1.0`, mirrored if `flip` (TF.js flips the
+/// canvas before drawing anything, so the whole result is mirrored).
+fn render(w: usize, h: usize, flip: bool, color: impl Fn(usize) -> [f32; 3]) -> RgbImage {
+    let mut out = vec![0u8; 3 * w * h];
+    for (y, row) in out.chunks_exact_mut(3 * w.max(1)).enumerate().take(h) {
+        for x in 0..w {
+            let c = color(y * w + x);
+            let dx = if flip { w - 1 - x } else { x };
+            for (o, v) in row[3 * dx..3 * dx + 3].iter_mut().zip(c) {
+                *o = to_u8(v);
+            }
+        }
+    }
+    RgbImage::from_raw(w as u32, h as u32, out).expect("buffer sized to the image")
+}
+
+/// As [`render`] from premultiplied RGBA: the colour the canvas's `getImageData` gives back.
+fn render_rgba(w: usize, h: usize, flip: bool, color: impl Fn(usize) -> [f32; 4]) -> RgbImage {
+    render(w, h, flip, |n| {
+        let c = color(n);
+        if c[3] > 0.0 {
+            [c[0] / c[3], c[1] / c[3], c[2] / c[3]]
+        } else {
+            [0.0; 3]
+        }
+    })
+}
+
+fn dims(image: &RgbImage) -> (usize, usize) {
+    (image.width() as usize, image.height() as usize)
+}
+
+fn same_size(what: &'static str, found: (u32, u32), image: &RgbImage) -> Result<(), Error> {
+    if found == image.dimensions() {
+        Ok(())
+    } else {
+        Err(Error::SizeMismatch {
+            what,
+            found,
+            reference: "the image",
+            expected: image.dimensions(),
+        })
+    }
+}
+
+/// The size all `segmentations` share.
+fn common_size<M: SegmentationMask>(segmentations: &[M]) -> Result<(u32, u32), Error> {
+    let first = segmentations.first().ok_or(Error::NoSegmentations)?.size();
+    for mask in &segmentations[1..] {
+        if mask.size() != first {
+            return Err(Error::SizeMismatch {
+                what: "a segmentation mask",
+                found: mask.size(),
+                reference: "the first",
+                expected: first,
+            });
+        }
+    }
+    Ok(first)
+}
+
+/// TF.js's `Math.round(255 * foregroundThreshold)`: the least alpha that is foreground.
+fn alpha_cutoff(foreground_threshold: f32) -> Result<u8, Error> {
+    let t = unit_interval("foreground_threshold", foreground_threshold)?;
+    Ok((255.0 * f64::from(t) + 0.5).floor() as u8)
+}
+
+fn unit_interval(name: &'static str, value: f32) -> Result<f32, Error> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            expected: "a number in 0..=1",
+        })
+    }
+}
