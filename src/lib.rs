@@ -23,6 +23,7 @@ pub mod files;
 pub mod imgproc;
 pub mod model;
 pub mod output;
+pub mod platform;
 pub mod pose;
 pub mod segment;
 pub mod source;

@@ -1,8 +1,138 @@
+//! `bodyzone segment INPUT [--model general|landscape] [--precision f32] --mask OUT.png
+//! [--overlay OUT.png] [--effect blur|bokeh|replace:IMAGE]`
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::{Context, bail};
+use bodyzone::files::{self, is_image_path};
+use bodyzone::model::Precision;
+use bodyzone::segment::{Segmenter, SegmenterConfig, SelfieModel};
+use image::DynamicImage;
+use indicatif::{ProgressBar, ProgressStyle};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[derive(clap::Args)]
+pub struct Args {
+    /// An image (JPEG, PNG, WebP…) or a directory of images.
+    input: PathBuf,
+    /// general (256×256) or landscape (144×256).
+    #[arg(long, default_value = "general")]
+    model: SelfieModel,
+    /// f32, f16 or int8.
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
+    /// Load this ONNX file instead of the embedded model.
+    #[arg(long)]
+    model_path: Option<PathBuf>,
+    /// Where the mask goes: 8-bit grey PNG of the input's size, person probability × 255.
+    /// A directory when INPUT is one.
+    #[arg(long)]
+    mask: PathBuf,
+    /// Also write the image with the mask drawn over it (or the --effect). A directory when INPUT is one.
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+    /// What the overlay shows: the mask tint (default), `blur` (background blurred), `bokeh`,
+    /// or `replace:IMAGE` (background replaced by IMAGE).
+    #[arg(long, requires = "overlay")]
+    effect: Option<Effect>,
+}
+
+#[derive(Clone, Debug)]
+enum Effect {
+    Blur,
+    Bokeh,
+    Replace(PathBuf),
+}
+
+impl std::str::FromStr for Effect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "blur" => Ok(Effect::Blur),
+            "bokeh" => Ok(Effect::Bokeh),
+            _ => match s.strip_prefix("replace:") {
+                Some(path) if !path.is_empty() => Ok(Effect::Replace(PathBuf::from(path))),
+                _ => Err(format!("`{s}`: expected blur, bokeh or replace:IMAGE")),
+            },
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.overlay.is_some() || args.effect.is_some() {
+        bail!("--overlay is not available yet");
+    }
+    let jobs = jobs(&args)?;
+    let mut segmenter = Segmenter::new(SegmenterConfig {
+        model: args.model,
+        precision: args.precision,
+        model_path: args.model_path.clone(),
+    })?;
+    let progress = if args.input.is_dir() {
+        ProgressBar::new(jobs.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}").expect("valid template"),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    for job in &jobs {
+        progress.set_message(job.input.display().to_string());
+        let image = files::load_rgb(&job.input)?;
+        let people = segmenter
+            .segment_people(&image)
+            .with_context(|| format!("{}", job.input.display()))?;
+        let mask = people[0].mask.to_gray_image();
+        files::save_image(&job.mask, &DynamicImage::ImageLuma8(mask))?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Job {
+    input: PathBuf,
+    mask: PathBuf,
+    overlay: Option<PathBuf>,
+}
+
+/// The files to process, checked before any model is loaded or anything is written.
+fn jobs(args: &Args) -> anyhow::Result<Vec<Job>> {
+    let meta = std::fs::metadata(&args.input)
+        .with_context(|| format!("{}: cannot read input", args.input.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![Job {
+            input: args.input.clone(),
+            mask: args.mask.clone(),
+            overlay: args.overlay.clone(),
+        }]);
+    }
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&args.input)
+        .with_context(|| format!("{}: cannot list directory", args.input.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image_path(p))
+        .collect();
+    inputs.sort();
+    if inputs.is_empty() {
+        bail!("{}: no images (expected .jpg, .png, .webp…)", args.input.display());
+    }
+    create_dir(&args.mask)?;
+    if let Some(dir) = &args.overlay {
+        create_dir(dir)?;
+    }
+    Ok(inputs
+        .into_iter()
+        .map(|input| {
+            let name = Path::new(input.file_stem().expect("listed files have names")).with_extension("png");
+            Job {
+                mask: args.mask.join(&name),
+                overlay: args.overlay.as_ref().map(|dir| dir.join(&name)),
+                input,
+            }
+        })
+        .collect())
+}
+
+fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create output directory", dir.display()))
 }
