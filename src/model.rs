@@ -292,6 +292,17 @@ impl Model {
     }
 }
 
+/// The f32 values of a model output, row-major.
+pub fn f32_values(kind: ModelKind, value: &Tensor) -> Result<&[f32], ModelError> {
+    value
+        .try_as_plain_ram()
+        .and_then(|plain| plain.as_slice::<f32>())
+        .map_err(|e| ModelError::Run {
+            kind,
+            message: format!("output is not plain f32: {e:#}"),
+        })
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
