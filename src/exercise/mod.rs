@@ -3,7 +3,8 @@
 //! [`classify()`] names the pose of one frame from joint angles and the body's orientation;
 //! [`PoseFilter`] holds a pose until a different one has been seen for a while (so one noisy
 //! frame does not flip it); [`RepCounter`] counts squats, push-ups, lunges and jumping jacks as
-//! full down-and-up cycles of one angle.
+//! full down-and-up cycles of one angle; [`Coach`] runs all of it per zone and turns frames into
+//! [events](crate::output::events).
 //!
 //! # Geometry
 //!
@@ -31,9 +32,11 @@
 //! ```
 
 mod classify;
+mod coach;
 mod reps;
 
 pub use classify::{ClassifierParams, Measures, PoseFilter, classify};
+pub use coach::{Coach, Observation};
 pub use reps::{RepCounter, RepRule};
 
 use std::fmt;

@@ -1,0 +1,155 @@
+//! The decision logic of a frame: zones, poses and reps in, events out.
+
+use super::{Body, ClassifierParams, Measures, Pose, PoseFilter, RepCounter, RepRule};
+use crate::output::events::{Event, EventKind};
+use crate::segment::Mask;
+use crate::zone::{PresenceGate, Zone, ZoneChange, ZoneTracker};
+
+/// What one frame brought.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    pub frame: u64,
+    pub timestamp_ms: u64,
+    /// The pose model's person; `None` when it found nobody or does not run.
+    pub body: Option<&'a Body>,
+    /// The person mask, if a model gave one.
+    pub mask: Option<&'a Mask>,
+}
+
+/// Per-zone state: occupancy, the held pose, and rep counters for the zone's exercise.
+#[derive(Debug, Clone)]
+struct ZoneState {
+    zone: Zone,
+    tracker: ZoneTracker,
+    pose: PoseFilter,
+    /// The exercise pose reported by the last `pose_start` still open.
+    active: Option<Pose>,
+    counters: Vec<RepCounter>,
+}
+
+/// Turns frames into events for every zone: `enter`/`exit` from presence with hysteresis,
+/// `pose_start`/`pose_end` from the held exercise pose (only the zone's exercise, if it names
+/// one), `rep` from the counters of the zone's exercise (all four counted exercises for
+/// `any`). Pose and rep events need the person settled in the zone (its minimum dwell);
+/// counters restart at each entry.
+#[derive(Debug, Clone)]
+pub struct Coach {
+    gate: PresenceGate,
+    classifier: ClassifierParams,
+    zones: Vec<ZoneState>,
+}
+
+impl Coach {
+    pub fn new(
+        zones: &[Zone],
+        gate: PresenceGate,
+        classifier: ClassifierParams,
+        reps: &[RepRule],
+    ) -> Coach {
+        let zones = zones
+            .iter()
+            .map(|zone| ZoneState {
+                tracker: ZoneTracker::for_zone(zone),
+                pose: PoseFilter::new(classifier.hold),
+                active: None,
+                counters: reps
+                    .iter()
+                    .filter(|r| zone.exercise.is_none_or(|e| e == r.exercise))
+                    .map(|&r| RepCounter::new(r))
+                    .collect(),
+                zone: zone.clone(),
+            })
+            .collect();
+        Coach {
+            gate,
+            classifier,
+            zones,
+        }
+    }
+
+    /// Feeds one frame; returns its events in order.
+    pub fn update(&mut self, obs: &Observation<'_>) -> Vec<Event> {
+        let t = obs.timestamp_ms;
+        let body = obs.body.filter(|b| b.score >= self.gate.min_pose_score);
+        let measures = body.map(|b| Measures::new(b, self.classifier.min_visibility));
+        let raw = measures
+            .as_ref()
+            .map_or(Pose::Unknown, |m| m.pose(&self.classifier));
+        let mut events = Vec::new();
+        for state in &mut self.zones {
+            let event = |kind| Event::new(t, obs.frame, state.zone.name.clone(), kind);
+            let present = state.zone.is_present(&self.gate, obs.body, obs.mask);
+            match state.tracker.update(t, present) {
+                Some(ZoneChange::Enter) => {
+                    events.push(event(EventKind::Enter));
+                    state.pose = PoseFilter::new(self.classifier.hold);
+                    state.counters.iter_mut().for_each(RepCounter::reset);
+                }
+                Some(ZoneChange::Exit) => {
+                    state.leave(t, obs.frame, &mut events);
+                    continue;
+                }
+                None => {}
+            }
+            if !state.tracker.is_settled(t) {
+                continue;
+            }
+            state.pose.update(t, raw);
+            let held = Some(state.pose.current())
+                .filter(|p| p.is_exercise() && state.zone.exercise.is_none_or(|e| e == *p));
+            if held != state.active {
+                if let Some(old) = state.active {
+                    events.push(event(EventKind::PoseEnd).with_pose(old));
+                }
+                if let Some(new) = held {
+                    events.push(event(EventKind::PoseStart).with_pose(new));
+                }
+                state.active = held;
+            }
+            for counter in &mut state.counters {
+                let signal = measures.as_ref().and_then(|m| counter.rule().signal(m));
+                if counter.update(signal, raw) {
+                    let e = event(EventKind::Rep).with_pose(counter.rule().exercise);
+                    events.push(e.with_reps(counter.reps()));
+                }
+            }
+        }
+        events
+    }
+
+    /// Everyone leaves at once (source lost or ended, shutting down): `pose_end` and `exit`
+    /// for each occupied zone.
+    pub fn leave_all(&mut self, frame: u64, timestamp_ms: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        for state in &mut self.zones {
+            if state.tracker.force_exit(timestamp_ms).is_some() {
+                state.leave(timestamp_ms, frame, &mut events);
+            }
+        }
+        events
+    }
+
+    /// Zones the person is in now.
+    pub fn occupied(&self) -> impl Iterator<Item = &str> {
+        self.zones
+            .iter()
+            .filter(|s| s.tracker.is_inside())
+            .map(|s| s.zone.name.as_str())
+    }
+}
+
+impl ZoneState {
+    fn leave(&mut self, t: u64, frame: u64, events: &mut Vec<Event>) {
+        if let Some(pose) = self.active.take() {
+            events.push(
+                Event::new(t, frame, self.zone.name.clone(), EventKind::PoseEnd).with_pose(pose),
+            );
+        }
+        events.push(Event::new(
+            t,
+            frame,
+            self.zone.name.clone(),
+            EventKind::Exit,
+        ));
+    }
+}
