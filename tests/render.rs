@@ -2,11 +2,21 @@
 //! `shared/fixtures/tfjs-models/`, made by `reference-tests/shared_calculators_render_util_test.ts`
 //! from `three_people.jpg` and the segmentation images used here, with the same arguments.
 //!
-//! Tolerances reached (8-bit levels, RGB; TF.js's alpha is only the translucent bokeh border):
-//! - `to_binary_mask`, `to_colored_mask`: exact, RGBA.
-//! - `draw_mask`, `draw_pixelated_mask`, `draw_bokeh_effect`, `blur_body_part`: see each test's
-//!   named tolerance. The browser decodes the JPEG, rounds every canvas step to 8 bits
-//!   and rasterises the grid lines itself, so these are not bit-exact.
+//! Tolerances reached (8-bit levels; RGB, since the drawings are returned without TF.js's alpha):
+//!
+//! | drawing | mean abs diff | pixels (all channels) within ±1 / ±2 | max |
+//! |---|---|---|---|
+//! | `to_binary_mask`, `to_colored_mask` | 0 (exact, RGBA) | 100% | 0 |
+//! | `draw_mask` (opacity 0.7, blur 3) | 0.22 | 99.95% / 100% | 2 |
+//! | `draw_pixelated_mask` (defaults) | 0.34 | 99.74% / 99.99% | 8 |
+//! | `draw_bokeh_effect` (defaults) | 0.39 | 94.7% / 99.78% | 4 |
+//! | `blur_body_part` (parts 0, 1) | 0.40 | 94.9% / 99.80% | 5 |
+//!
+//! The test tolerances below leave a small margin over these. What is left is the browser's:
+//! its JPEG decoder (the sharp person pixels of the bokeh golden alone differ from ours by 0.43 on
+//! average), its 8-bit rounding after every canvas step, and its rasterisation of the grid lines.
+//! Without converting the JPEG's Display P3 profile to sRGB as the browser does (see
+//! [`three_people`]), the mean difference would be ~2 and the maximum ~20.
 
 use std::path::PathBuf;
 
@@ -213,7 +223,8 @@ const EXACT: Tolerance = Tolerance {
     close_pixels: 1.0,
 };
 
-/// Compares the first `channels` channels of `got` (with `got_channels` per pixel) to `want`.
+/// Compares the first `channels` channels of `got` (with `got_channels` per pixel) to `want`;
+/// prints how close it is and, on failure, the first pixel outside `tol.pixel_within`.
 fn compare(
     name: &str,
     got: &[u8],
@@ -222,49 +233,46 @@ fn compare(
     want: &RgbaImage,
     tol: Tolerance,
 ) {
-    let pixels = want.width() as usize * want.height() as usize;
+    let (width, pixels) = (want.width() as usize, want.pixels().len());
     assert_eq!(got.len(), pixels * got_channels, "{name}: size");
-    let (mut sum, mut close, mut max) = (0u64, 0usize, 0u8);
-    let mut first_outlier = None;
-    for (n, (g, w)) in got
-        .chunks_exact(got_channels)
-        .zip(want.pixels())
-        .enumerate()
-    {
-        let worst = (0..channels)
-            .map(|c| g[c].abs_diff(w[c]))
-            .max()
-            .unwrap_or(0);
-        sum += (0..channels)
-            .map(|c| u64::from(g[c].abs_diff(w[c])))
-            .sum::<u64>();
-        max = max.max(worst);
-        if worst <= tol.pixel_within {
-            close += 1;
-        } else if first_outlier.is_none() {
-            let (x, y) = (n % want.width() as usize, n / want.width() as usize);
-            first_outlier = Some(format!(
-                "({x}, {y}): got {:?}, want {:?}",
-                &g[..channels],
-                &w.0[..channels]
-            ));
-        }
+    let mut sum = 0u64;
+    let mut worst = Vec::with_capacity(pixels);
+    for (g, w) in got.chunks_exact(got_channels).zip(want.pixels()) {
+        let diffs = (0..channels).map(|c| g[c].abs_diff(w[c]));
+        sum += diffs.clone().map(u64::from).sum::<u64>();
+        worst.push(diffs.max().unwrap_or(0));
     }
     let mean = sum as f64 / (pixels * channels) as f64;
-    let share = close as f64 / pixels as f64;
+    let share_within = |k: u8| worst.iter().filter(|&&d| d <= k).count() as f64 / pixels as f64;
+    let (max_at, max) = worst.iter().enumerate().max_by_key(|&(_, d)| d).unwrap();
     eprintln!(
-        "{name}: mean |diff| {mean:.3}/255, {:.3}% of pixels within ±{}, max {max}",
-        100.0 * share,
-        tol.pixel_within
+        "{name}: mean |diff| {mean:.3}/255; pixels within ±0 {:.3}%, ±1 {:.3}%, ±2 {:.3}%; \
+         max {max} at ({}, {})",
+        100.0 * share_within(0),
+        100.0 * share_within(1),
+        100.0 * share_within(2),
+        max_at % width,
+        max_at / width
     );
-    assert!(
-        mean <= tol.mean_abs && share >= tol.close_pixels,
-        "{name}: mean |diff| {mean:.3} (allowed {}), {:.3}% within ±{} (need {}%); first outlier {}",
+    let share = share_within(tol.pixel_within);
+    if mean <= tol.mean_abs && share >= tol.close_pixels {
+        return;
+    }
+    let n = worst
+        .iter()
+        .position(|&d| d > tol.pixel_within)
+        .unwrap_or(0);
+    let g = &got[n * got_channels..][..channels];
+    panic!(
+        "{name}: mean |diff| {mean:.3} (allowed {}), {:.3}% of pixels within ±{} (need {}%); \
+         first outlier ({}, {}): got {g:?}, want {:?}",
         tol.mean_abs,
         100.0 * share,
         tol.pixel_within,
         100.0 * tol.close_pixels,
-        first_outlier.unwrap_or_default()
+        n % width,
+        n / width,
+        &want.as_raw()[4 * n..][..channels],
     );
 }
 
@@ -295,9 +303,9 @@ fn colored_mask_matches_tfjs_exactly() {
 #[test]
 fn draw_mask_matches_tfjs() {
     const DRAW_MASK: Tolerance = Tolerance {
-        mean_abs: 5.0,
-        pixel_within: 2,
-        close_pixels: 0.5,
+        mean_abs: 0.3,
+        pixel_within: 1,
+        close_pixels: 0.999,
     };
     let drawn = render::draw_mask(&three_people(), &binary_mask(), 0.7, 3, false).unwrap();
     compare_rgb("drawMask", &drawn, "three_people_draw_mask.png", DRAW_MASK);
@@ -307,9 +315,9 @@ fn draw_mask_matches_tfjs() {
 #[test]
 fn pixelated_mask_matches_tfjs() {
     const PIXELATED: Tolerance = Tolerance {
-        mean_abs: 5.0,
-        pixel_within: 2,
-        close_pixels: 0.5,
+        mean_abs: 0.4,
+        pixel_within: 1,
+        close_pixels: 0.995,
     };
     let drawn =
         render::draw_pixelated_mask(&three_people(), &colored_mask(), 0.7, 0, false, 10.0).unwrap();
@@ -325,9 +333,9 @@ fn pixelated_mask_matches_tfjs() {
 #[test]
 fn bokeh_effect_matches_tfjs() {
     const BOKEH: Tolerance = Tolerance {
-        mean_abs: 5.0,
+        mean_abs: 0.45,
         pixel_within: 2,
-        close_pixels: 0.5,
+        close_pixels: 0.997,
     };
     let segs = segmentation("three_people_binary_segmentation.png");
     let drawn = render::draw_bokeh_effect(&three_people(), &segs, 0.5, 3, 3, false).unwrap();
@@ -343,9 +351,9 @@ fn bokeh_effect_matches_tfjs() {
 #[test]
 fn blur_body_part_matches_tfjs() {
     const BLUR_BODY_PART: Tolerance = Tolerance {
-        mean_abs: 5.0,
+        mean_abs: 0.45,
         pixel_within: 2,
-        close_pixels: 0.5,
+        close_pixels: 0.997,
     };
     let segs = segmentation("three_people_colored_segmentation.png");
     let drawn = render::blur_body_part(&three_people(), &segs, &[0, 1], 0.5, 3, 3, false).unwrap();

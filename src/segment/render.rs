@@ -743,3 +743,233 @@ fn unit_interval(name: &'static str, value: f32) -> Result<f32, Error> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    fn selfie(width: u32, height: u32, p: impl Fn(u32, u32) -> f32) -> Vec<Segmentation> {
+        let values = (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .map(|(x, y)| p(x, y))
+            .collect();
+        vec![Segmentation {
+            mask: Mask::new(width, height, values),
+            mask_value_to_label: super::super::selfie_label,
+        }]
+    }
+
+    /// A deterministic, textured test frame.
+    fn frame(width: u32, height: u32) -> RgbImage {
+        RgbImage::from_fn(width, height, |x, y| {
+            Rgb([(x * 7 + y * 3) as u8, (x * y) as u8, (x * 5) as u8])
+        })
+    }
+
+    fn mirrored(image: &RgbImage) -> RgbImage {
+        imageops::flip_horizontal(image)
+    }
+
+    const FG: Rgba<u8> = Rgba([255, 0, 0, 255]);
+    const BG: Rgba<u8> = Rgba([0, 0, 0, 255]);
+
+    #[test]
+    fn threshold_compares_alpha_with_rounded_cutoff_like_tfjs() {
+        assert_eq!(alpha_cutoff(0.5), Ok(128));
+        assert_eq!(alpha_cutoff(0.0), Ok(0));
+        assert_eq!(alpha_cutoff(1.0), Ok(255));
+        // 127/255 ≈ 0.498 is background at 0.5, 128/255 is foreground.
+        let segs = selfie(2, 1, |x, _| [127.0, 128.0][x as usize] / 255.0);
+        let mask = to_binary_mask(&segs, FG, BG, false, 0.5).unwrap();
+        assert_eq!(mask.get_pixel(0, 0), &BG);
+        assert_eq!(mask.get_pixel(1, 0), &FG);
+    }
+
+    #[test]
+    fn selfie_mask_value_and_alpha_are_the_8_bit_probability() {
+        let segs = selfie(1, 1, |_, _| 0.5);
+        assert_eq!(segs[0].value_alpha(0), (128, 128));
+        assert_eq!(segs[0].probability(0), 0.5);
+    }
+
+    #[test]
+    fn contour_follows_tfjs_diagonal_rule_and_scan_order() {
+        // A 3×3 foreground block in a 5×5 mask. TF.js tests and strokes only diagonal
+        // neighbours, and rows below are repainted when the scan reaches them.
+        let segs = selfie(5, 5, |x, y| {
+            f32::from((1..4).contains(&x) && (1..4).contains(&y))
+        });
+        let mask = to_binary_mask(&segs, FG, BG, true, 0.5).unwrap();
+        let expected = ["CCCCC", "CFCFC", "CCCCC", "BFFFB", "BBBBB"];
+        let got: Vec<String> = (0..5)
+            .map(|y| {
+                (0..5)
+                    .map(|x| match *mask.get_pixel(x, y) {
+                        c if c == CONTOUR => 'C',
+                        c if c == FG => 'F',
+                        c if c == BG => 'B',
+                        c => panic!("unexpected colour {c:?}"),
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn later_segmentations_win_in_colored_masks() {
+        let first = Mask::new(2, 1, vec![1.0, 1.0]);
+        let second = Mask::new(2, 1, vec![0.0, 1.0]);
+        let colour = |v: u8| Rgba([v, 0, 0, 255]);
+        let mask = to_colored_mask(&[first, second], colour, BG, 0.5).unwrap();
+        assert_eq!(mask.as_raw(), &[255, 0, 0, 255, 255, 0, 0, 255]);
+        let none = to_colored_mask(&[Mask::new(1, 1, vec![0.2])], colour, BG, 0.5).unwrap();
+        assert_eq!(none.get_pixel(0, 0), &BG);
+    }
+
+    #[test]
+    fn canvas_blur_fades_to_transparent_at_the_border() {
+        // The alpha of TF.js's bokeh golden along its top border, in the background: Chrome's
+        // blur(3px) of an opaque image (three_people_bokeh_effect.png, x = 300, y = 0..9). The
+        // exact Gaussian gives 144.48 for the first; Chrome's own rounding makes it 145.
+        const GOLDEN: [u8; 9] = [145, 177, 204, 224, 238, 247, 251, 254, 255];
+        let (w, h) = (40, 40);
+        let blurred = blurred(vec![[1.0f32]; w * h], w, h, 3).unwrap();
+        let column: Vec<u8> = (0..9).map(|y| to_u8(blurred[y * w + 20][0])).collect();
+        assert!(
+            column.iter().zip(GOLDEN).all(|(&a, b)| a.abs_diff(b) <= 1),
+            "{column:?} vs Chrome's {GOLDEN:?}"
+        );
+        assert_eq!(column[1..], GOLDEN[1..]);
+    }
+
+    #[test]
+    fn renormalised_blur_keeps_flat_images_flat() {
+        let (w, h) = (30, 20);
+        let flat = blurred_with(vec![[0.7f32, 0.2]; w * h], w, h, 4, Edges::Renormalise).unwrap();
+        assert!(
+            flat.iter()
+                .flatten()
+                .zip([0.7, 0.2].iter().cycle())
+                .all(|(a, b)| (a - b).abs() < 1e-5)
+        );
+    }
+
+    #[test]
+    fn gaussian_kernel_is_normalised_with_radius_three_sigma() {
+        let kernel = gaussian_kernel(3.0);
+        assert_eq!(kernel.len(), 10);
+        let total: f32 = 2.0 * kernel.iter().sum::<f32>() - kernel[0];
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn grid_lines_cover_half_of_each_neighbouring_pixel() {
+        let keep = grid_keep(30, 3, 10.0);
+        assert_eq!(keep[0], 0.5); // the line at 0 is half outside
+        assert_eq!((keep[9], keep[10]), (0.5, 0.5));
+        assert_eq!((keep[5], keep[29]), (1.0, 1.0));
+    }
+
+    #[test]
+    fn flip_mirrors_every_drawing() {
+        let image = frame(37, 23);
+        let segs = selfie(37, 23, |x, y| if x < 15 && y > 5 { 0.9 } else { 0.1 });
+        let mask = to_binary_mask(&segs, FG, Rgba([0, 0, 0, 0]), true, 0.5).unwrap();
+        let draws: [&dyn Fn(bool) -> RgbImage; 5] = [
+            &|flip| draw_mask(&image, &mask, 0.6, 2, flip).unwrap(),
+            &|flip| draw_pixelated_mask(&image, &mask, 0.7, 1, flip, 4.0).unwrap(),
+            &|flip| draw_bokeh_effect(&image, &segs, 0.5, 3, 2, flip).unwrap(),
+            &|flip| draw_bokeh_effect::<Segmentation>(&image, &[], 0.5, 3, 2, flip).unwrap(),
+            &|flip| blur_body_part(&image, &segs, &[230], 0.5, 2, 1, flip).unwrap(),
+        ];
+        for (i, draw) in draws.iter().enumerate() {
+            assert_eq!(draw(true), mirrored(&draw(false)), "drawing {i}");
+        }
+    }
+
+    #[test]
+    fn bokeh_keeps_people_sharp_and_blurs_the_rest() {
+        let image = frame(60, 40);
+        let segs = selfie(60, 40, |x, _| if x < 30 { 1.0 } else { 0.0 });
+        let bokeh = draw_bokeh_effect(&image, &segs, 0.5, 3, 1, false).unwrap();
+        assert_eq!(bokeh.get_pixel(10, 20), image.get_pixel(10, 20));
+        let everything = draw_bokeh_effect::<Mask>(&image, &[], 0.5, 3, 1, false).unwrap();
+        assert_eq!(bokeh.get_pixel(50, 20), everything.get_pixel(50, 20));
+        assert_ne!(bokeh.get_pixel(50, 20), image.get_pixel(50, 20));
+    }
+
+    #[test]
+    fn replace_background_blends_by_probability_over_a_covering_background() {
+        let image = RgbImage::from_pixel(40, 20, Rgb([0, 0, 200]));
+        let segs = selfie(40, 20, |x, _| [1.0, 0.75, 0.4, 0.0][(x / 10) as usize]);
+        // 10×10, so scaled ×4 to cover 40×20 and cropped: its centre rows are the output.
+        let background =
+            RgbImage::from_fn(10, 10, |_, y| Rgb([if y < 5 { 100 } else { 200 }, 0, 0]));
+        let out = replace_background(&image, &segs, &background, 0.5, 0).unwrap();
+        assert_eq!(out.get_pixel(5, 5), &Rgb([0, 0, 200]));
+        // 0.75 person over the background's top half (100): 25, 0, 150.
+        assert_eq!(out.get_pixel(15, 5), &Rgb([25, 0, 150]));
+        // 0.4 is under the threshold: background only.
+        assert_eq!(out.get_pixel(25, 5), &Rgb([100, 0, 0]));
+        assert_eq!(out.get_pixel(35, 15), &Rgb([200, 0, 0]));
+        // With a threshold of 0 the probability itself is the weight.
+        let soft = replace_background(&image, &segs, &background, 0.0, 0).unwrap();
+        assert_eq!(soft.get_pixel(25, 5), &Rgb([60, 0, 80]));
+    }
+
+    #[test]
+    fn scale_to_cover_keeps_aspect_ratio_and_centre() {
+        let wide = RgbImage::from_fn(100, 50, |x, _| {
+            Rgb([if (20..80).contains(&x) { 255 } else { 0 }, 0, 0])
+        });
+        let square = scale_to_cover(&wide, 30, 30);
+        assert_eq!(square.dimensions(), (30, 30));
+        assert!(square.pixels().all(|p| p[0] == 255));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_naming_what_is_wrong() {
+        let image = frame(5, 5);
+        let mask = RgbaImage::new(4, 4);
+        let err = draw_mask(&image, &mask, 0.7, 0, false).unwrap_err();
+        assert_eq!(err.to_string(), "mask image is 4×4 but the image is 5×5");
+        let none: &[Segmentation] = &[];
+        assert_eq!(
+            to_binary_mask(none, FG, BG, false, 0.5),
+            Err(Error::NoSegmentations)
+        );
+        let mixed = [Mask::new(1, 1, vec![0.0]), Mask::new(2, 1, vec![0.0; 2])];
+        assert!(matches!(
+            to_colored_mask(&mixed, |_| FG, BG, 0.5),
+            Err(Error::SizeMismatch { .. })
+        ));
+        let segs = selfie(4, 4, |_, _| 1.0);
+        assert!(matches!(
+            draw_bokeh_effect(&image, &segs, 0.5, 3, 3, false),
+            Err(Error::SizeMismatch { .. })
+        ));
+        let err = draw_mask(&image, &RgbaImage::new(5, 5), 1.5, 0, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mask_opacity = 1.5: expected a number in 0..=1"
+        );
+        let err =
+            draw_pixelated_mask(&image, &RgbaImage::new(5, 5), 0.7, 0, false, 6.0).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidParameter {
+                name: "pixel_cell_width",
+                ..
+            }
+        ));
+        assert!(draw_bokeh_effect(&image, none, f32::NAN, 3, 3, false).is_err());
+        assert!(draw_bokeh_effect(&image, none, 0.5, MAX_BLUR + 1, 3, false).is_err());
+        let empty = RgbImage::new(0, 0);
+        assert_eq!(
+            replace_background(&image, none, &empty, 0.5, 3),
+            Err(Error::EmptyBackground)
+        );
+    }
+}
