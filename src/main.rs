@@ -52,11 +52,27 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("bodyzone: {err:#}");
+            eprintln!("bodyzone: {}", one_line(&err));
             // 2: bad input (file, config, device); other failures return their own code through Ok.
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line. Library errors often repeat their source in their own
+/// message; a cause already spelled out by the message before it is not printed again.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

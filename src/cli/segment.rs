@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use bodyzone::files::{self, is_image_path};
 use bodyzone::model::Precision;
-use bodyzone::segment::{Segmenter, SegmenterConfig, SelfieModel};
-use image::DynamicImage;
+use bodyzone::segment::{Segmentation, Segmenter, SegmenterConfig, SelfieModel, render};
+use image::{DynamicImage, RgbImage, Rgba};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
@@ -58,10 +58,45 @@ impl std::str::FromStr for Effect {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.overlay.is_some() || args.effect.is_some() {
-        bail!("--overlay is not available yet");
+/// The overlay as its user asked for it, with the replacement background loaded once.
+enum Overlay {
+    Tint,
+    Blur,
+    Bokeh,
+    Replace(RgbImage),
+}
+
+impl Overlay {
+    fn draw(&self, image: &RgbImage, people: &[Segmentation]) -> Result<RgbImage, render::Error> {
+        const THRESHOLD: f32 = 0.5;
+        match self {
+            Overlay::Tint => {
+                // TF.js demo colours: people untouched, the background dimmed, a contour around them.
+                let tint = render::to_binary_mask(
+                    people,
+                    Rgba([0, 0, 0, 0]),
+                    Rgba([0, 0, 0, 255]),
+                    true,
+                    THRESHOLD,
+                )?;
+                render::draw_mask(image, &tint, 0.7, 3, false)
+            }
+            Overlay::Blur => render::draw_bokeh_effect(image, people, THRESHOLD, 15, 3, false),
+            Overlay::Bokeh => render::draw_bokeh_effect(image, people, THRESHOLD, 3, 3, false),
+            Overlay::Replace(background) => {
+                render::replace_background(image, people, background, THRESHOLD, 3)
+            }
+        }
     }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let overlay = match &args.effect {
+        None => Overlay::Tint,
+        Some(Effect::Blur) => Overlay::Blur,
+        Some(Effect::Bokeh) => Overlay::Bokeh,
+        Some(Effect::Replace(path)) => Overlay::Replace(files::load_rgb(path)?),
+    };
     let jobs = jobs(&args)?;
     let mut segmenter = Segmenter::new(SegmenterConfig {
         model: args.model,
@@ -70,7 +105,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let progress = if args.input.is_dir() {
         ProgressBar::new(jobs.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}").expect("valid template"),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+                .expect("valid template"),
         )
     } else {
         ProgressBar::hidden()
@@ -83,6 +119,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("{}", job.input.display()))?;
         let mask = people[0].mask.to_gray_image();
         files::save_image(&job.mask, &DynamicImage::ImageLuma8(mask))?;
+        if let Some(path) = &job.overlay {
+            let picture = overlay
+                .draw(&image, &people)
+                .with_context(|| format!("{}: drawing the overlay", job.input.display()))?;
+            files::save_image(path, &DynamicImage::ImageRgb8(picture))?;
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -113,7 +155,10 @@ fn jobs(args: &Args) -> anyhow::Result<Vec<Job>> {
         .collect();
     inputs.sort();
     if inputs.is_empty() {
-        bail!("{}: no images (expected .jpg, .png, .webp…)", args.input.display());
+        bail!(
+            "{}: no images (expected .jpg, .png, .webp…)",
+            args.input.display()
+        );
     }
     create_dir(&args.mask)?;
     if let Some(dir) = &args.overlay {
@@ -122,7 +167,8 @@ fn jobs(args: &Args) -> anyhow::Result<Vec<Job>> {
     Ok(inputs
         .into_iter()
         .map(|input| {
-            let name = Path::new(input.file_stem().expect("listed files have names")).with_extension("png");
+            let name = Path::new(input.file_stem().expect("listed files have names"))
+                .with_extension("png");
             Job {
                 mask: args.mask.join(&name),
                 overlay: args.overlay.as_ref().map(|dir| dir.join(&name)),

@@ -218,7 +218,7 @@ pub fn to_u8(p: f32) -> u8 {
 }
 
 /// One segmented person (or, for multi-part models, one labelled map), as TF.js's `Segmentation`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Segmentation {
     pub mask: Mask,
     /// Maps an 8-bit mask value to its label.
