@@ -14,6 +14,7 @@
 //! | [`zone`] | zones and presence with hysteresis |
 //! | [`exercise`] | fitness pose classification and rep counting |
 //! | [`output`] | events (JSON lines), GPIO, displays |
+//! | [`runner`] | the edge loop: source → models → zones → events |
 //! | [`bench`] | per-stage timings |
 
 pub mod bench;
@@ -25,6 +26,7 @@ pub mod model;
 pub mod output;
 pub mod platform;
 pub mod pose;
+pub mod runner;
 pub mod segment;
 pub mod source;
 pub mod zone;
