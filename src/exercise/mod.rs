@@ -137,3 +137,24 @@ pub(crate) mod kp {
     pub const LEFT_ANKLE: usize = 27;
     pub const RIGHT_ANKLE: usize = 28;
 }
+
+impl Body {
+    /// From the pose estimator's person in an image of `width × height` pixels.
+    pub fn from_pose(pose: &crate::pose::Pose, width: u32, height: u32) -> Body {
+        let mut body = Body {
+            score: pose.score,
+            image: [[0.0; 2]; NUM_KEYPOINTS],
+            world: [[0.0; 3]; NUM_KEYPOINTS],
+            visibility: [0.0; NUM_KEYPOINTS],
+        };
+        let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+        for (i, kp) in pose.keypoints.iter().take(NUM_KEYPOINTS).enumerate() {
+            body.image[i] = [kp.x / w, kp.y / h];
+            body.visibility[i] = kp.score;
+        }
+        for (i, kp) in pose.keypoints_3d.iter().take(NUM_KEYPOINTS).enumerate() {
+            body.world[i] = [kp.x, kp.y, kp.z];
+        }
+        body
+    }
+}

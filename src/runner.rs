@@ -1,0 +1,442 @@
+//! The edge loop: frames in, models, zones, poses and reps, events out.
+//!
+//! [`Pipeline`] is one frame's work: selfie segmentation and BlazePose (each optional, from
+//! `[model]`), mask smoothing, skipping frames that barely changed, then the [`Coach`] that turns
+//! the person into zone, pose and rep events. [`run`] drives a pipeline over a [`FrameSource`]:
+//! capture and pixel conversion run on their own thread and hand over RGB frames through a
+//! bounded channel of two, so decoding the next frame overlaps inference on this one. Events go to
+//! every [`EventSink`]; a per-stage status line is logged through `tracing` every few seconds.
+//!
+//! When the source reports a transient error (a camera reconnecting) every occupied zone is
+//! left at once (`pose_end`, `exit`), so outputs driven by events fall back to off while there is
+//! no picture; the loop keeps asking for frames and resumes when they come back.
+//!
+//! ## Examples
+//!
+//! ```no_run
+//! use bodyzone::config::Config;
+//! use bodyzone::output::events::{EventSink, JsonLines};
+//! use bodyzone::runner::{Pipeline, RunOptions, run};
+//! use bodyzone::source::{self, OpenOptions};
+//!
+//! let config = Config::default_demo();
+//! let source = source::open(&"clip.mp4".parse().unwrap(), &OpenOptions::default()).unwrap();
+//! let mut pipeline = Pipeline::new(&config).unwrap();
+//! let mut events = JsonLines::new(std::io::stdout());
+//! let mut sinks: Vec<&mut dyn EventSink> = vec![&mut events];
+//! let summary = run(source, &mut pipeline, &mut sinks, &RunOptions::default()).unwrap();
+//! println!("{} frames, {} events", summary.frames, summary.events);
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::exercise::{Body, Coach, Observation};
+use crate::model::ModelError;
+use crate::output::events::{Event, EventSink};
+use crate::pose::filter::smooth_segmentation;
+use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
+use crate::segment::{Mask, Segmenter, SegmenterConfig, SelfieModel};
+use crate::source::{Converter, FrameSource, SourceError};
+use crate::zone::{PresenceGate, PresenceMode};
+
+/// Why the loop stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A model could not be loaded or run.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The pose estimator failed.
+    #[error(transparent)]
+    Pose(#[from] PoseError),
+    /// The source failed for good (file truncated, device gone without reconnecting).
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The events could not be written (disk full, closed pipe).
+    #[error("writing events: {0}")]
+    Sink(crate::output::events::SinkError),
+}
+
+/// Milliseconds spent in each stage of one frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageMs {
+    pub segment: f32,
+    pub pose: f32,
+    pub decide: f32,
+}
+
+/// What one frame gave.
+#[derive(Debug, Clone, Default)]
+pub struct FrameResult {
+    pub events: Vec<Event>,
+    /// The person the pose model found (after the score gate), for drawing.
+    pub body: Option<Body>,
+    pub times: StageMs,
+    /// The models did not run: the frame was nearly the same as the last one analysed.
+    pub skipped: bool,
+}
+
+/// Models and decision state for one stream of frames.
+pub struct Pipeline {
+    segmenter: Option<Segmenter>,
+    pose: Option<PoseEstimator>,
+    coach: Coach,
+    mask_smoothing: f32,
+    skip_unchanged: f32,
+    /// Selfie mask at the model's resolution (coverage needs fractions, not pixels).
+    mask: Option<Mask>,
+    body: Option<Body>,
+    /// Small grey copy of the last analysed frame, for `skip_unchanged`.
+    thumb: Vec<f32>,
+}
+
+/// Side of the grey thumbnail compared by `skip_unchanged`.
+const THUMB: (u32, u32) = (32, 18);
+
+impl Pipeline {
+    /// Loads the models `config` asks for.
+    pub fn new(config: &Config) -> Result<Pipeline, RunError> {
+        let segmenter = match config.model.segmentation {
+            Some(kind) => {
+                let model = if kind == crate::model::ModelKind::SelfieGeneral {
+                    SelfieModel::General
+                } else {
+                    SelfieModel::Landscape
+                };
+                Some(Segmenter::new(SegmenterConfig {
+                    model,
+                    ..SegmenterConfig::default()
+                })?)
+            }
+            None => None,
+        };
+        let needs_mask = config
+            .zones
+            .iter()
+            .any(|z| z.presence != PresenceMode::Feet);
+        let pose = match config.model.pose {
+            Some(kind) => {
+                let model = match kind {
+                    crate::model::ModelKind::PoseLite => PoseModel::Lite,
+                    crate::model::ModelKind::PoseHeavy => PoseModel::Heavy,
+                    _ => PoseModel::Full,
+                };
+                Some(PoseEstimator::new(PoseEstimatorConfig {
+                    model,
+                    enable_smoothing: config.smoothing.landmarks,
+                    // BlazePose's own mask stands in when there is no selfie model.
+                    enable_segmentation: segmenter.is_none() && needs_mask,
+                    smooth_segmentation: config.smoothing.mask > 0.0,
+                    min_pose_score: config.model.min_pose_score,
+                    ..PoseEstimatorConfig::default()
+                })?)
+            }
+            None => {
+                warn!(
+                    "pose model off: presence is mask coverage alone, and the selfie models mark \
+                     non-people (pets, coats, furniture) as person; no pose or rep events"
+                );
+                None
+            }
+        };
+        let gate = PresenceGate {
+            pose_enabled: pose.is_some(),
+            min_pose_score: config.model.min_pose_score,
+            min_visibility: config.classifier.min_visibility,
+        };
+        Ok(Pipeline {
+            segmenter,
+            pose,
+            coach: Coach::new(&config.zones, gate, config.classifier.clone(), &config.reps),
+            mask_smoothing: config.smoothing.mask,
+            skip_unchanged: config.smoothing.skip_unchanged,
+            mask: None,
+            body: None,
+            thumb: Vec::new(),
+        })
+    }
+
+    /// Analyses one frame.
+    pub fn process(
+        &mut self,
+        image: &RgbImage,
+        frame: u64,
+        timestamp: Duration,
+    ) -> Result<FrameResult, RunError> {
+        let mut times = StageMs::default();
+        let skipped = self.unchanged(image);
+        if !skipped {
+            let started = Instant::now();
+            if let Some(segmenter) = &mut self.segmenter {
+                let (mut values, (w, h)) = segmenter.segment_tensor(image)?;
+                if let Some(previous) = self.mask.as_ref().filter(|m| self.mask_smoothing > 0.0) {
+                    smooth_segmentation(previous.probabilities(), &mut values, self.mask_smoothing);
+                }
+                self.mask = Some(Mask::new(w as u32, h as u32, values));
+            }
+            let segmented = Instant::now();
+            if let Some(pose) = &mut self.pose {
+                let person = pose
+                    .estimate_poses(image, Some(timestamp))?
+                    .into_iter()
+                    .next();
+                self.body = person
+                    .as_ref()
+                    .map(|p| Body::from_pose(p, image.width(), image.height()));
+                if self.segmenter.is_none() {
+                    self.mask = person.and_then(|p| p.segmentation);
+                }
+            }
+            times.segment = ms(segmented - started);
+            times.pose = ms(segmented.elapsed());
+        }
+        let started = Instant::now();
+        let events = self.coach.update(&Observation {
+            frame,
+            timestamp_ms: timestamp.as_millis() as u64,
+            body: self.body.as_ref(),
+            mask: self.mask.as_ref(),
+        });
+        times.decide = ms(started.elapsed());
+        Ok(FrameResult {
+            events,
+            body: self.body.clone(),
+            times,
+            skipped,
+        })
+    }
+
+    /// Everyone leaves (source lost or ended).
+    pub fn leave_all(&mut self, frame: u64, timestamp: Duration) -> Vec<Event> {
+        self.body = None;
+        self.mask = None;
+        self.thumb.clear();
+        self.coach.leave_all(frame, timestamp.as_millis() as u64)
+    }
+
+    /// Whether `image` differs from the last analysed frame by less than `skip_unchanged`
+    /// (mean absolute grey difference, fraction of full scale); remembers it otherwise.
+    fn unchanged(&mut self, image: &RgbImage) -> bool {
+        if self.skip_unchanged <= 0.0 {
+            return false;
+        }
+        let small = image::imageops::thumbnail(image, THUMB.0, THUMB.1);
+        let grey: Vec<f32> = small
+            .pixels()
+            .map(|p| (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / (3.0 * 255.0))
+            .collect();
+        let same = grey.len() == self.thumb.len()
+            && grey
+                .iter()
+                .zip(&self.thumb)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+                / (grey.len() as f32)
+                < self.skip_unchanged;
+        if !same {
+            self.thumb = grey;
+        }
+        same
+    }
+}
+
+fn ms(d: Duration) -> f32 {
+    d.as_secs_f32() * 1000.0
+}
+
+/// How [`run`] behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Set from a signal handler to stop after the current frame.
+    pub stop: Arc<AtomicBool>,
+    /// Show a progress bar when the source knows its length.
+    pub progress: bool,
+    /// Seconds between status lines.
+    pub status_every: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            stop: Arc::new(AtomicBool::new(false)),
+            progress: false,
+            status_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    pub frames: u64,
+    pub events: u64,
+    /// Frames the source dropped because the loop was slower than the camera.
+    pub dropped: u64,
+    /// Frames whose analysis was skipped as unchanged.
+    pub skipped: u64,
+    pub elapsed: Duration,
+}
+
+/// One captured frame, converted to RGB on the capture thread.
+struct Captured {
+    image: RgbImage,
+    sequence: u64,
+    timestamp: Duration,
+    dropped: u64,
+}
+
+/// Runs `pipeline` over `source` until it ends or `opts.stop` is set. `per_frame` sees every
+/// frame with its result (for drawing); events go to every sink in order. Outputs that fail are
+/// logged and skipped; the first sink is the events stream, whose failure stops the run.
+pub fn run_with(
+    source: Box<dyn FrameSource>,
+    pipeline: &mut Pipeline,
+    sinks: &mut [&mut dyn EventSink],
+    opts: &RunOptions,
+    per_frame: &mut dyn FnMut(&RgbImage, &FrameResult),
+) -> Result<RunSummary, RunError> {
+    info!(source = %source.describe(), live = source.is_live(), "starting");
+    let len = source.len_hint();
+    let frames_rx = spawn_capture(source, opts.stop.clone());
+    let bar = match (opts.progress, len) {
+        (true, Some(n)) => indicatif::ProgressBar::new(n),
+        _ => indicatif::ProgressBar::hidden(),
+    };
+    let started = Instant::now();
+    let mut summary = RunSummary::default();
+    let mut window = (Instant::now(), 0u64, StageMs::default());
+    let (mut last_frame, mut last_time) = (0, Duration::ZERO);
+    for message in frames_rx.iter() {
+        let captured = match message {
+            Ok(c) => c,
+            Err(err) if err.is_transient() => {
+                warn!("{err}; zones cleared until frames come back");
+                let events = pipeline.leave_all(last_frame, last_time);
+                deliver(sinks, &events, last_time, &mut summary)?;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let result = pipeline.process(&captured.image, captured.sequence, captured.timestamp)?;
+        (last_frame, last_time) = (captured.sequence, captured.timestamp);
+        summary.frames += 1;
+        summary.dropped = captured.dropped;
+        summary.skipped += u64::from(result.skipped);
+        deliver(sinks, &result.events, captured.timestamp, &mut summary)?;
+        per_frame(&captured.image, &result);
+        bar.inc(1);
+
+        window.1 += 1;
+        window.2 = StageMs {
+            segment: window.2.segment + result.times.segment,
+            pose: window.2.pose + result.times.pose,
+            decide: window.2.decide + result.times.decide,
+        };
+        if window.0.elapsed() >= opts.status_every {
+            let n = window.1 as f32;
+            info!(
+                fps = format!("{:.1}", n / window.0.elapsed().as_secs_f32()),
+                segment_ms = format!("{:.1}", window.2.segment / n),
+                pose_ms = format!("{:.1}", window.2.pose / n),
+                decide_ms = format!("{:.2}", window.2.decide / n),
+                dropped = summary.dropped,
+                skipped = summary.skipped,
+                "status"
+            );
+            window = (Instant::now(), 0, StageMs::default());
+        }
+    }
+    bar.finish_and_clear();
+    let events = pipeline.leave_all(last_frame, last_time);
+    deliver(sinks, &events, last_time, &mut summary)?;
+    summary.elapsed = started.elapsed();
+    info!(
+        frames = summary.frames,
+        events = summary.events,
+        dropped = summary.dropped,
+        fps = format!(
+            "{:.1}",
+            summary.frames as f32 / summary.elapsed.as_secs_f32().max(1e-3)
+        ),
+        "finished"
+    );
+    Ok(summary)
+}
+
+/// [`run_with`] without a per-frame callback.
+pub fn run(
+    source: Box<dyn FrameSource>,
+    pipeline: &mut Pipeline,
+    sinks: &mut [&mut dyn EventSink],
+    opts: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    run_with(source, pipeline, sinks, opts, &mut |_, _| {})
+}
+
+fn deliver(
+    sinks: &mut [&mut dyn EventSink],
+    events: &[Event],
+    timestamp: Duration,
+    summary: &mut RunSummary,
+) -> Result<(), RunError> {
+    for (i, sink) in sinks.iter_mut().enumerate() {
+        for event in events {
+            match sink.event(event) {
+                Ok(()) => {}
+                Err(err) if i == 0 => return Err(RunError::Sink(err)),
+                Err(err) => warn!("output {i}: {err}"),
+            }
+        }
+        if let Err(err) = sink.tick(timestamp.as_millis() as u64) {
+            warn!("output {i}: {err}");
+        }
+    }
+    summary.events += events.len() as u64;
+    Ok(())
+}
+
+/// Captures and converts on a thread of its own; at most two frames wait for the loop.
+fn spawn_capture(
+    mut source: Box<dyn FrameSource>,
+    stop: Arc<AtomicBool>,
+) -> Receiver<Result<Captured, SourceError>> {
+    let (tx, rx) = sync_channel(2);
+    std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || {
+            let mut converter = Converter::new();
+            while !stop.load(Ordering::Relaxed) {
+                let message = match source.next_frame() {
+                    Ok(None) => break,
+                    Ok(Some(frame)) => {
+                        let mut image = RgbImage::new(frame.width, frame.height);
+                        let converted = converter.to_rgb(&frame.raw(), &mut image);
+                        let captured = Captured {
+                            image,
+                            sequence: frame.sequence,
+                            timestamp: frame.timestamp,
+                            dropped: source.dropped(),
+                        };
+                        let device = source.describe();
+                        source.recycle(frame);
+                        converted
+                            .map(|()| captured)
+                            .map_err(|source| SourceError::Convert { device, source })
+                    }
+                    Err(err) => Err(err),
+                };
+                let fatal = message.as_ref().is_err_and(|e| !e.is_transient());
+                if tx.send(message).is_err() || fatal {
+                    break;
+                }
+            }
+        })
+        .expect("spawning the capture thread");
+    rx
+}
