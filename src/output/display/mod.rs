@@ -1,0 +1,3 @@
+//! Displays (work in progress).
+mod canvas;
+pub use canvas::Canvas;
