@@ -5,11 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Frame, FrameSource, SourceError};
-
-/// Extensions a directory source picks up (lower case).
-pub(crate) const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "ppm", "pgm", "pnm", "tga", "qoi",
-];
+use crate::files;
 
 /// One image, or every image of a directory in natural name order (`frame2` before `frame10`).
 /// A directory's frames get timestamps `i / fps`.
@@ -42,11 +38,7 @@ impl ImageSource {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io_err)? {
             let path = entry.map_err(io_err)?.path();
-            let is_image = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-            if is_image && path.is_file() {
+            if files::is_image_path(&path) && path.is_file() {
                 files.push(path);
             }
         }
@@ -73,14 +65,11 @@ impl FrameSource for ImageSource {
         let Some(path) = self.files.get(self.next) else {
             return Ok(None);
         };
-        let image = image::open(path).map_err(|source| SourceError::Image {
-            path: path.clone(),
-            source,
-        })?;
+        let image = files::load_rgb(path)?;
         let sequence = self.next as u64;
         self.next += 1;
         Ok(Some(Frame::from_rgb(
-            image.into_rgb8(),
+            image,
             self.interval * sequence as u32,
             sequence,
         )))

@@ -353,7 +353,7 @@ mod tests {
             // Ready for the next step: the previous frame has been queued.
             let _ = self.ready.send(());
             let step = self.steps.lock().unwrap().recv();
-            let result = match step {
+            match step {
                 Ok(Step::Frame(seq)) => {
                     frame.data.clear();
                     frame.data.push(seq as u8);
@@ -366,8 +366,7 @@ mod tests {
                     source: std::io::Error::from_raw_os_error(19),
                 }),
                 Ok(Step::End) | Err(_) => Ok(false),
-            };
-            result
+            }
         }
     }
 

@@ -176,14 +176,11 @@ pub enum SourceError {
     #[error("{}: no such file, directory or device", path.display())]
     NotFound { path: PathBuf },
     /// A directory source holds no image files (by extension).
-    #[error("{}: no images (png, jpg, bmp, webp, tiff, ppm) in this directory", dir.display())]
+    #[error("{}: no images (jpg, jpeg, png, webp, bmp, tiff) in this directory", dir.display())]
     NoImages { dir: PathBuf },
     /// An image file could not be read or decoded.
-    #[error("{}: {source}", path.display())]
-    Image {
-        path: PathBuf,
-        source: image::ImageError,
-    },
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// Reading a file, directory or pipe failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -485,9 +485,9 @@ fn decode_jpeg(raw: &RawImage<'_>, out: &mut RgbImage) -> Result<(), ConvertErro
         });
     }
     match decoder.color_type() {
-        ColorType::Rgb8 => decoder.read_image(&mut **out)?,
+        ColorType::Rgb8 => decoder.read_image(out)?,
         ColorType::L8 => {
-            let out: &mut [u8] = &mut **out;
+            let out: &mut [u8] = out;
             // Decode grey into the front third, then spread it back to front in place.
             let n = (got_w * got_h) as usize;
             decoder.read_image(&mut out[..n])?;

@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::file::IMAGE_EXTENSIONS;
 use super::{PixelFormat, SourceError, YuvMode};
+use crate::files::is_image_path;
 
 /// A parsed `--source`.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +75,7 @@ pub fn classify(path: &Path) -> Result<PathKind, SourceError> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+    if is_image_path(path) {
         return Ok(PathKind::Image);
     }
     if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
@@ -214,10 +214,10 @@ fn parse_synthetic<'a>(
 }
 
 /// `WxH`, `WxH@fps` or `@fps`.
-fn parse_size_fps(
-    part: &str,
-    bad: Bad<'_>,
-) -> Result<(Option<(u32, u32)>, Option<f64>), SourceError> {
+/// A parsed `WxH@fps` token: size and rate, each optional.
+type SizeFps = (Option<(u32, u32)>, Option<f64>);
+
+fn parse_size_fps(part: &str, bad: Bad<'_>) -> Result<SizeFps, SourceError> {
     let (size, fps) = match part.split_once('@') {
         Some((size, fps)) => (size, Some(fps)),
         None => (part, None),

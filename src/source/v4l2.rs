@@ -208,15 +208,18 @@ fn supports(dev: &Device, format: PixelFormat, width: u32, height: u32, fps: Opt
         && dev
             .enum_frameintervals(fourcc, width, height)
             .map_or(true, |intervals| {
-                intervals.iter().any(|i| match &i.interval {
-                    FrameIntervalEnum::Discrete(f) => {
-                        rate(f.numerator, f.denominator) >= fps as f64 - 0.5
-                    }
-                    FrameIntervalEnum::Stepwise(s) => {
-                        rate(s.min.numerator, s.min.denominator) >= fps as f64 - 0.5
-                    }
-                })
+                intervals
+                    .iter()
+                    .any(|i| max_fps(&i.interval) >= fps as f64 - 0.5)
             })
+}
+
+/// The fastest rate an interval entry allows.
+fn max_fps(interval: &FrameIntervalEnum) -> f64 {
+    match interval {
+        FrameIntervalEnum::Discrete(f) => rate(f.numerator, f.denominator),
+        FrameIntervalEnum::Stepwise(s) => rate(s.min.numerator, s.min.denominator),
+    }
 }
 
 /// Frames per second of an interval `num/den` seconds.
@@ -374,14 +377,7 @@ fn format_infos(dev: &Device) -> io::Result<Vec<FormatInfo>> {
                         .enum_frameintervals(desc.fourcc, d.width, d.height)
                         .unwrap_or_default()
                         .iter()
-                        .filter_map(|i| match &i.interval {
-                            FrameIntervalEnum::Discrete(f) => {
-                                Some(rate(f.numerator, f.denominator))
-                            }
-                            FrameIntervalEnum::Stepwise(s) => {
-                                Some(rate(s.min.numerator, s.min.denominator))
-                            }
-                        })
+                        .map(|i| max_fps(&i.interval))
                         .collect();
                     SizeInfo::Discrete {
                         width: d.width,
