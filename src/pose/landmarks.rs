@@ -15,8 +15,9 @@ const LANDMARK_STRIDE: usize = 5;
 pub const INPUT_SIZE: usize = 256;
 /// Heatmap side, cells.
 pub const HEATMAP_SIZE: usize = 64;
-/// Refinement window side (`kernel_size`).
-const HEATMAP_KERNEL: i64 = 7;
+/// Refinement window side (`kernel_size`). The spec and TF.js say 7, but MediaPipe 0.10.14's
+/// output (the goldens) is matched to 0.2 px by 9 and is 16 px away with 7.
+const HEATMAP_KERNEL: i64 = 9;
 /// A window refines its landmark only if its best cell reaches this probability.
 const MIN_CONFIDENCE_TO_REFINE: f32 = 0.5;
 
@@ -56,7 +57,7 @@ pub fn decode(raw: &[f32]) -> Vec<Landmark> {
         .collect()
 }
 
-/// `RefineLandmarksFromHeatmapCalculator`: moves x, y to the σ-weighted centroid of a 7×7 window of
+/// `RefineLandmarksFromHeatmapCalculator`: moves x, y to the σ-weighted centroid of a 9×9 window of
 /// the landmark's heatmap (`heatmap` NCHW: channel per landmark, `HEATMAP_SIZE²` each).
 ///
 /// Reproduces MediaPipe to the letter: the cell index is truncated toward zero and used without a
@@ -146,7 +147,7 @@ mod tests {
         assert!(lms[0].presence > 0.999);
     }
 
-    /// Reference: the weighted centroid written out for a single hot cell and a uniform 7×7 window.
+    /// Reference: the weighted centroid written out for a single hot cell and a uniform 9×9 window.
     #[test]
     fn heatmap_refinement_moves_to_the_centroid() {
         let plane = HEATMAP_SIZE * HEATMAP_SIZE;
@@ -165,8 +166,8 @@ mod tests {
         let mut corner = [lm(0.5 / 64.0, 0.5 / 64.0)];
         refine_from_heatmap(&mut corner, &flat);
         assert!(
-            (corner[0].x - 1.5 / 64.0).abs() < 1e-6,
-            "window clipped to cols 0..=3"
+            (corner[0].x - 2.0 / 64.0).abs() < 1e-6,
+            "window clipped to cols 0..=4"
         );
     }
 
@@ -179,7 +180,7 @@ mod tests {
         // −0.01·64 truncates to column 0: refined, as in MediaPipe.
         let mut near = [lm(-0.01, 0.5)];
         refine_from_heatmap(&mut near, &heat);
-        assert!((near[0].x - 1.5 / 64.0).abs() < 1e-6);
+        assert!((near[0].x - 2.0 / 64.0).abs() < 1e-6);
     }
 
     #[test]
