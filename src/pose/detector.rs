@@ -57,8 +57,7 @@ pub fn decode(boxes: &[f32], scores: &[f32], anchors: &[Anchor], min_score: f32)
         let yc = raw[1] / scale * a.h + a.y;
         let w = raw[2] / scale * a.w;
         let h = raw[3] / scale * a.h;
-        // `!(w >= 0)` also drops NaN.
-        if !(w >= 0.0 && h >= 0.0) {
+        if w.is_nan() || h.is_nan() || w < 0.0 || h < 0.0 {
             continue;
         }
         let keypoints = std::array::from_fn(|k| {

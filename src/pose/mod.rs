@@ -319,7 +319,7 @@ impl PoseEstimator {
         )?;
         let score = outputs[1][0];
         // Strictly above, as MediaPipe's ThresholdingCalculator.
-        if !(score > self.config.min_pose_score) {
+        if score.is_nan() || score <= self.config.min_pose_score {
             self.tracker.lost();
             self.times.decode = inferred.elapsed();
             return Ok(Vec::new());
