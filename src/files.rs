@@ -3,10 +3,12 @@
 //! Every output goes to a temporary file in the destination's directory and is renamed over the
 //! destination once complete, so a crash or a full disk leaves either the old file or the new one.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageFormat, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
+
+mod jpeg;
 
 /// A file that could not be read or written, named.
 #[derive(Debug, thiserror::Error)]
@@ -39,22 +41,35 @@ pub fn is_image_path(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-/// Decodes an image file to RGB, whatever its format says inside (not trusting the extension).
+/// Decodes an image file to RGB as OpenCV's `cv2.imread` does, whatever its format says inside
+/// (not trusting the extension): JPEGs through libjpeg-turbo's decoder (see [`jpeg`]), the rest
+/// through the `image` crate, and the Exif orientation applied.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, FileError> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| FileError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|source| FileError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let image = reader.decode().map_err(|source| FileError::NotAnImage {
+    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let not_an_image = |source| FileError::NotAnImage {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (mut image, orientation) = if image::guess_format(&bytes).ok() == Some(ImageFormat::Jpeg) {
+        let decoded = jpeg::decode(&bytes).map_err(not_an_image)?;
+        (DynamicImage::ImageRgb8(decoded.image), decoded.orientation)
+    } else {
+        let mut decoder = image::ImageReader::new(Cursor::new(&bytes))
+            .with_guessed_format()
+            .map_err(|source| FileError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .into_decoder()
+            .map_err(not_an_image)?;
+        let orientation = decoder.orientation().map_err(not_an_image)?;
+        let image = DynamicImage::from_decoder(decoder).map_err(not_an_image)?;
+        (image, orientation)
+    };
+    image.apply_orientation(orientation);
     Ok(image.into_rgb8())
 }
 
