@@ -4,6 +4,7 @@
 //! destination once complete, so a crash or a full disk leaves either the old file or the new one.
 
 use std::io::{BufWriter, Cursor, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
@@ -73,31 +74,87 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, FileError> {
     Ok(image.into_rgb8())
 }
 
+/// An output file that appears at its path complete or not at all: written to a temporary file
+/// in the same directory, renamed over `path` by [`AtomicFile::commit`]; dropped without a commit
+/// (an error, a panic), the temporary file is removed and `path` is untouched.
+pub struct AtomicFile {
+    path: PathBuf,
+    out: BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<Self, FileError> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".bodyzone-")
+            .suffix(".tmp")
+            // tempfile's default 0600 would make outputs unreadable to the other users of a board
+            // (a web server showing the snapshot): a new file gets what `creat` would give it.
+            .permissions(std::fs::Permissions::from_mode(0o666 & !umask()))
+            .tempfile_in(dir)
+            .map_err(|source| FileError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(tmp),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and renames the temporary file over the destination.
+    pub fn commit(self) -> Result<(), FileError> {
+        let path = self.path;
+        let io = |source| FileError::Io {
+            path: path.clone(),
+            source,
+        };
+        let tmp = self.out.into_inner().map_err(|e| io(e.into_error()))?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The process's file-creation mask (read by setting it, then restoring it: POSIX has no getter).
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        // SAFETY: umask only swaps an integer in the process; called once, before any file is
+        // created through this module.
+        let mask = unsafe { libc::umask(0o022) };
+        unsafe { libc::umask(mask) };
+        mask
+    })
+}
+
 /// Writes `path` atomically with `write`, which gets a buffered writer on a temporary file.
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), FileError> {
-    let io = |source| FileError::Io {
+    let mut file = AtomicFile::create(path)?;
+    write(&mut file).map_err(|source| FileError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".bodyzone-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    {
-        let mut out = BufWriter::new(tmp.as_file_mut());
-        write(&mut out).map_err(io)?;
-        out.flush().map_err(io)?;
-    }
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    })?;
+    file.commit()
 }
 
 /// Saves an image atomically, in the format its extension names (PNG when there is none).

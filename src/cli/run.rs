@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use bodyzone::config::Config;
+use bodyzone::files::AtomicFile;
 use bodyzone::output::events::{EventSink, JsonLines};
 use bodyzone::runner::{self, FrameResult, Pipeline, RunOptions, RunSummary};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
@@ -68,12 +69,13 @@ pub(crate) fn execute(
     let source = source::open(spec, &opts)?;
     let progress = !source.is_live();
     let mut pipeline = Pipeline::new(config).context("loading the models")?;
-    let mut out: Box<dyn Write> = match events {
-        Some(path) if path != Path::new("-") => Box::new(
-            File::create(path)
-                .with_context(|| format!("{}: cannot create the events file", path.display()))?,
-        ),
-        _ => Box::new(std::io::stdout().lock()),
+    let mut file = match events {
+        Some(path) if path != Path::new("-") => Some(AtomicFile::create(path)?),
+        _ => None,
+    };
+    let mut out: Box<dyn Write + '_> = match file.as_mut() {
+        Some(file) => Box::new(file),
+        None => Box::new(std::io::stdout().lock()),
     };
     let mut json = JsonLines::new(&mut out);
     let mut sinks: Vec<&mut dyn EventSink> = vec![&mut json];
@@ -104,22 +106,10 @@ pub(crate) fn execute(
         return Err(err);
     }
     drop(out);
-    if let Some((path, tmp)) = file {
-        tmp.persist(path)
-            .with_context(|| format!("{}: cannot write the events file", path.display()))?;
+    if let Some(file) = file {
+        file.commit()?;
     }
     Ok(summary)
-}
-
-fn temp_beside(path: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    tempfile::Builder::new()
-        .prefix(".bodyzone-events-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create the events file", path.display()))
 }
 
 /// Status lines on stderr; `RUST_LOG` chooses the level (default `info`).
