@@ -409,6 +409,23 @@ fn drive(channel: &mut Channel, level: Level) {
     }
 }
 
+/// Events arrive in event time (`timestamp_ms`) but pulses are timed on the wall clock: a pulse
+/// is for the hardware on the pin, which lives in real time even when a file is replayed fast.
+impl crate::output::events::EventSink for GpioOutput {
+    fn event(
+        &mut self,
+        event: &crate::output::events::Event,
+    ) -> Result<(), crate::output::events::SinkError> {
+        self.handle(&event.happening(), Instant::now());
+        Ok(())
+    }
+
+    fn tick(&mut self, _timestamp_ms: u64) -> Result<(), crate::output::events::SinkError> {
+        GpioOutput::tick(self, Instant::now());
+        Ok(())
+    }
+}
+
 impl Drop for GpioOutput {
     fn drop(&mut self) {
         self.drive_safe();
