@@ -3,3 +3,4 @@
 pub mod display;
 pub mod events;
 pub mod gpio;
+pub mod notify;
