@@ -175,7 +175,7 @@ impl Pipeline {
             let started = Instant::now();
             if let Some(segmenter) = &mut self.segmenter {
                 let (mut values, (w, h)) = segmenter.segment_tensor(image)?;
-                if let Some(previous) = self.mask.as_ref().filter(|m| self.mask_smoothing > 0.0) {
+                if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
                     smooth_segmentation(previous.probabilities(), &mut values, self.mask_smoothing);
                 }
                 self.mask = Some(Mask::new(w as u32, h as u32, values));

@@ -6,7 +6,6 @@
 //! are tracked (MediaPipe's video mode, smoothing on, timestamps from the file, 33.3 ms steps for a
 //! directory) unless `--static`; a single image is always static.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
