@@ -20,6 +20,8 @@
 //! Copy `models/pose_landmark_{full,heavy}.onnx` from the repository next to the binary (in a
 //! `models/` folder), into `/usr/share/bodyzone/models/`, or point `BODYZONE_MODELS` at their folder.
 
+pub mod upsample;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -317,7 +319,9 @@ fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<
         .into_typed()?
         .into_decluttered()?;
     match precision {
-        Precision::F32 => {}
+        Precision::F32 => {
+            upsample::rewrite(&mut model)?;
+        }
         Precision::F16 => {
             let Some(transform) = tract_onnx::tract_core::transform::get_transform("f32_to_f16")?
             else {
