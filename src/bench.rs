@@ -1,1 +1,393 @@
-//! TODO
+//! Per-stage timings of a model on one frame, as `bodyzone bench` reports them.
+//!
+//! A run loads the model, warms it up, then times `iters` frames through the same pipeline the
+//! product runs (a [`Segmenter`] or a [`PoseEstimator`]), keeping every sample so the report can
+//! give the median and the 10th/90th percentiles of each stage. Medians, not means: these boards
+//! and the CI machines are shared, and a few slow frames should not move the figure.
+//!
+//! Threads: tract's multithreaded matrix products run on a rayon pool when `threads > 1`
+//! ([`tract_linalg::multithread`]); depthwise convolutions and element-wise ops stay on the
+//! calling thread, so two threads help the 1×1 convolutions only.
+//!
+//! ## Examples
+//! ```no_run
+//! use bodyzone::bench::{BenchConfig, BenchModel};
+//! let report = bodyzone::bench::run(&BenchConfig { iters: 20, ..BenchConfig::new(BenchModel::Landscape) })?;
+//! println!("inference {:.2} ms", report.stages.inference.median_ms);
+//! # Ok::<(), bodyzone::bench::BenchError>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use serde::Serialize;
+use tract_onnx::prelude::tract_linalg::multithread::{Executor, multithread_tract_scope};
+
+use crate::model::{ModelError, ModelKind, Precision};
+use crate::platform::Platform;
+use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
+use crate::segment::{Segmenter, SegmenterConfig, SelfieModel};
+use crate::source::Synthetic;
+
+/// The frame size the end-to-end stage is defined on (RGB in, mask at this size out).
+pub const FRAME_SIZE: (u32, u32) = (1280, 720);
+
+/// Which pipeline to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchModel {
+    Landscape,
+    General,
+    PoseLite,
+    PoseFull,
+}
+
+impl BenchModel {
+    /// The network timed in the inference stage (for pose: the landmark model).
+    pub fn kind(self) -> ModelKind {
+        match self {
+            BenchModel::Landscape => ModelKind::SelfieLandscape,
+            BenchModel::General => ModelKind::SelfieGeneral,
+            BenchModel::PoseLite => ModelKind::PoseLite,
+            BenchModel::PoseFull => ModelKind::PoseFull,
+        }
+    }
+
+    /// The name on the command line and in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchModel::Landscape => "landscape",
+            BenchModel::General => "general",
+            BenchModel::PoseLite => "pose-lite",
+            BenchModel::PoseFull => "pose-full",
+        }
+    }
+}
+
+impl fmt::Display for BenchModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BenchModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            BenchModel::Landscape,
+            BenchModel::General,
+            BenchModel::PoseLite,
+            BenchModel::PoseFull,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            format!("unknown model `{s}`: expected landscape, general, pose-lite or pose-full")
+        })
+    }
+}
+
+/// What to time and how long.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub model: BenchModel,
+    pub precision: Precision,
+    /// Threads for tract's matrix products; 1 runs everything on the calling thread.
+    pub threads: usize,
+    /// Untimed frames first (caches, allocator, tracker state).
+    pub warmup: usize,
+    /// Timed frames.
+    pub iters: usize,
+    /// The frame; [`synthetic_frame`] if `None`.
+    pub image: Option<RgbImage>,
+}
+
+impl BenchConfig {
+    /// One thread, 20 warm-up and 200 timed frames of the synthetic frame.
+    pub fn new(model: BenchModel) -> BenchConfig {
+        BenchConfig {
+            model,
+            precision: Precision::F32,
+            threads: 1,
+            warmup: 20,
+            iters: 200,
+            image: None,
+        }
+    }
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Pose(#[from] PoseError),
+    /// The pose pipeline found nobody in the frame, so its landmark model never ran.
+    #[error("no person found in the {width}×{height} frame: the pose benchmark needs one")]
+    NoPerson { width: u32, height: u32 },
+    #[error("--iters must be at least 1")]
+    NoIterations,
+    #[error("--threads must be at least 1")]
+    NoThreads,
+}
+
+/// Median and spread of one stage, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Summary {
+    pub median_ms: f64,
+    pub p10_ms: f64,
+    pub p90_ms: f64,
+}
+
+impl Summary {
+    /// Median and nearest-rank 10th/90th percentiles (as `peer_bench.py` computes them, so the
+    /// ratios compare like with like). `samples` must not be empty.
+    pub fn of(samples: &[Duration]) -> Summary {
+        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        ms.sort_by(f64::total_cmp);
+        let n = ms.len();
+        let median = if n % 2 == 1 {
+            ms[n / 2]
+        } else {
+            (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+        };
+        Summary {
+            median_ms: median,
+            p10_ms: ms[n / 10],
+            p90_ms: ms[(9 * n) / 10],
+        }
+    }
+}
+
+/// The four stages of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stages {
+    /// Image → model input tensor (for pose: detector when it runs, and the ROI crop).
+    pub preprocess: Summary,
+    /// The network (for pose: the landmark model).
+    pub inference: Summary,
+    /// Model output → mask at the frame's size (for pose: decoding, projection, filters).
+    pub postprocess: Summary,
+    /// The whole call, frame in → result out.
+    pub end_to_end: Summary,
+}
+
+/// One benchmark's result; serialises to the `--json` contract (plus `iters`, `frame`, `platform`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub model: String,
+    pub precision: String,
+    pub threads: usize,
+    /// The repository path of the ONNX file a peer should time for the same network.
+    pub onnx: String,
+    pub iters: usize,
+    /// Frame width and height.
+    pub frame: (u32, u32),
+    pub stages: Stages,
+    pub platform: Platform,
+}
+
+/// A 1280×720 frame of the synthetic scene (a figure standing in a room): the same on every run.
+pub fn synthetic_frame() -> RgbImage {
+    let mut image = RgbImage::new(FRAME_SIZE.0, FRAME_SIZE.1);
+    Synthetic::render(0.0, &mut image);
+    image
+}
+
+#[derive(Default)]
+struct Samples {
+    preprocess: Vec<Duration>,
+    inference: Vec<Duration>,
+    postprocess: Vec<Duration>,
+    end_to_end: Vec<Duration>,
+}
+
+impl Samples {
+    fn push(&mut self, pre: Duration, inference: Duration, post: Duration, total: Duration) {
+        self.preprocess.push(pre);
+        self.inference.push(inference);
+        self.postprocess.push(post);
+        self.end_to_end.push(total);
+    }
+
+    fn stages(&self) -> Stages {
+        Stages {
+            preprocess: Summary::of(&self.preprocess),
+            inference: Summary::of(&self.inference),
+            postprocess: Summary::of(&self.postprocess),
+            end_to_end: Summary::of(&self.end_to_end),
+        }
+    }
+}
+
+/// Loads the model, warms up, times `config.iters` frames.
+pub fn run(config: &BenchConfig) -> Result<Report, BenchError> {
+    if config.iters == 0 {
+        return Err(BenchError::NoIterations);
+    }
+    let executor = match config.threads {
+        0 => return Err(BenchError::NoThreads),
+        1 => Executor::SingleThread,
+        n => Executor::multithread(n),
+    };
+    let image = config.image.clone().unwrap_or_else(synthetic_frame);
+    let samples = multithread_tract_scope(executor, || match config.model {
+        BenchModel::Landscape | BenchModel::General => time_segmenter(config, &image),
+        BenchModel::PoseLite | BenchModel::PoseFull => time_pose(config, &image),
+    })?;
+    Ok(Report {
+        model: config.model.name().to_owned(),
+        precision: config.precision.to_string(),
+        threads: config.threads,
+        onnx: format!("models/{}", config.model.kind().file_name()),
+        iters: config.iters,
+        frame: image.dimensions(),
+        stages: samples.stages(),
+        platform: Platform::probe(),
+    })
+}
+
+fn time_segmenter(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchError> {
+    let model = match config.model {
+        BenchModel::General => SelfieModel::General,
+        _ => SelfieModel::Landscape,
+    };
+    let mut segmenter = Segmenter::new(SegmenterConfig {
+        model,
+        precision: config.precision,
+        model_path: None,
+    })?;
+    let mut samples = Samples::default();
+    for i in 0..config.warmup + config.iters {
+        let started = Instant::now();
+        let people = segmenter.segment_people(image)?;
+        let total = started.elapsed();
+        std::hint::black_box(people);
+        if i >= config.warmup {
+            let t = segmenter.stage_times();
+            samples.push(t.preprocess, t.inference, t.postprocess, total);
+        }
+    }
+    Ok(samples)
+}
+
+fn time_pose(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchError> {
+    let model = match config.model {
+        BenchModel::PoseFull => PoseModel::Full,
+        _ => PoseModel::Lite,
+    };
+    // Tracking mode, as on a camera: after the first frame the detector only runs when the
+    // tracked person is lost, so the steady state is crop → landmarks → decode.
+    let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
+        model,
+        precision: config.precision,
+        ..PoseEstimatorConfig::default()
+    })?;
+    let mut samples = Samples::default();
+    let frame_time = Duration::from_millis(33);
+    for i in 0..config.warmup + config.iters {
+        let started = Instant::now();
+        let poses = estimator.estimate_poses(image, Some(frame_time * i as u32))?;
+        let total = started.elapsed();
+        if poses.is_empty() {
+            let (width, height) = image.dimensions();
+            return Err(BenchError::NoPerson { width, height });
+        }
+        std::hint::black_box(poses);
+        if i >= config.warmup {
+            let t = estimator.stage_times();
+            samples.push(t.detector + t.warp, t.landmarks, t.decode, total);
+        }
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
+    #[test]
+    fn summary_takes_median_and_nearest_rank_percentiles() {
+        let s = Summary::of(&ms(&[10, 1, 9, 2, 8, 3, 7, 4, 6, 5]));
+        assert_eq!(s.median_ms, 5.5);
+        assert_eq!(s.p10_ms, 2.0);
+        assert_eq!(s.p90_ms, 10.0);
+        let one = Summary::of(&ms(&[4]));
+        assert_eq!((one.median_ms, one.p10_ms, one.p90_ms), (4.0, 4.0, 4.0));
+    }
+
+    #[test]
+    fn model_names_round_trip() {
+        for m in [
+            BenchModel::Landscape,
+            BenchModel::General,
+            BenchModel::PoseLite,
+            BenchModel::PoseFull,
+        ] {
+            assert_eq!(m.name().parse::<BenchModel>().unwrap(), m);
+        }
+        assert!(
+            "heavy"
+                .parse::<BenchModel>()
+                .unwrap_err()
+                .contains("pose-lite")
+        );
+    }
+
+    #[test]
+    fn landscape_report_follows_the_json_contract() {
+        let report = run(&BenchConfig {
+            warmup: 1,
+            iters: 3,
+            ..BenchConfig::new(BenchModel::Landscape)
+        })
+        .unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["model"], "landscape");
+        assert_eq!(json["precision"], "f32");
+        assert_eq!(json["threads"], 1);
+        assert_eq!(json["onnx"], "models/selfie_segmentation_landscape.onnx");
+        for stage in ["preprocess", "inference", "postprocess", "end_to_end"] {
+            let s = &json["stages"][stage];
+            let (p10, med, p90) = (
+                s["p10_ms"].as_f64().unwrap(),
+                s["median_ms"].as_f64().unwrap(),
+                s["p90_ms"].as_f64().unwrap(),
+            );
+            assert!(0.0 < p10 && p10 <= med && med <= p90, "{stage}: {s}");
+        }
+    }
+
+    #[test]
+    fn two_threads_run() {
+        let report = run(&BenchConfig {
+            warmup: 0,
+            iters: 1,
+            threads: 2,
+            ..BenchConfig::new(BenchModel::Landscape)
+        })
+        .unwrap();
+        assert_eq!(report.threads, 2);
+    }
+
+    #[test]
+    fn zero_iterations_or_threads_are_errors() {
+        let cfg = BenchConfig::new(BenchModel::Landscape);
+        assert!(matches!(
+            run(&BenchConfig {
+                iters: 0,
+                ..cfg.clone()
+            }),
+            Err(BenchError::NoIterations)
+        ));
+        assert!(matches!(
+            run(&BenchConfig { threads: 0, ..cfg }),
+            Err(BenchError::NoThreads)
+        ));
+    }
+}

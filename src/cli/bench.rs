@@ -1,8 +1,121 @@
+//! `bodyzone bench`: per-stage timings of a model on a 1280×720 frame, for people and for
+//! `bench/compare.sh`, which parses `--json`.
+
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::Context;
+use bodyzone::bench::{self, BenchConfig, BenchModel, Report, Summary};
+use bodyzone::model::Precision;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[derive(clap::Args)]
+pub struct Args {
+    /// landscape, general, pose-lite or pose-full.
+    #[arg(long, default_value = "landscape")]
+    model: BenchModel,
+    /// f32, f16 or int8.
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
+    /// Threads for tract's matrix products.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Timed frames (after the warm-up).
+    #[arg(long, default_value_t = 200)]
+    iters: usize,
+    /// Untimed frames first.
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    /// The frame to time, any size; default: a synthetic 1280×720 scene with a standing figure.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Also write the report as JSON to this file (`-` for standard output, without the table).
+    #[arg(long, value_name = "OUT")]
+    json: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let image = args
+        .image
+        .as_deref()
+        .map(bodyzone::files::load_rgb)
+        .transpose()?;
+    let config = BenchConfig {
+        model: args.model,
+        precision: args.precision,
+        threads: args.threads,
+        warmup: args.warmup,
+        iters: args.iters,
+        image,
+    };
+    let report = bench::run(&config)
+        .with_context(|| format!("benchmarking {} {}", args.model, args.precision))?;
+    match args.json.as_deref() {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        Some(path) => {
+            bodyzone::files::write_atomic(path, |out| {
+                serde_json::to_writer_pretty(&mut *out, &report)?;
+                writeln!(out)
+            })?;
+            print_table(&report)?;
+        }
+        None => print_table(&report)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(report: &Report) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let p = &report.platform;
+    writeln!(
+        out,
+        "{} {} ({}), {} thread(s), {} frames of {}×{}",
+        report.model,
+        report.precision,
+        report.onnx,
+        report.threads,
+        report.iters,
+        report.frame.0,
+        report.frame.1
+    )?;
+    let detected: Vec<&str> = p
+        .cpu_features
+        .iter()
+        .filter(|f| f.detected)
+        .map(|f| f.name)
+        .collect();
+    writeln!(
+        out,
+        "{}: cpu {}; tract isa {}",
+        p.target,
+        detected.join(","),
+        p.tract.isa
+    )?;
+    for k in p.tract.matmul.iter().chain(&p.tract.routines) {
+        writeln!(out, "  {:<16} {}", k.function, k.kernel)?;
+    }
+    writeln!(
+        out,
+        "{:<12} {:>10} {:>10} {:>10}",
+        "stage", "median ms", "p10 ms", "p90 ms"
+    )?;
+    let s = &report.stages;
+    let rows: [(&str, &Summary); 4] = [
+        ("preprocess", &s.preprocess),
+        ("inference", &s.inference),
+        ("postprocess", &s.postprocess),
+        ("end_to_end", &s.end_to_end),
+    ];
+    for (name, t) in rows {
+        writeln!(
+            out,
+            "{name:<12} {:>10.3} {:>10.3} {:>10.3}",
+            t.median_ms, t.p10_ms, t.p90_ms
+        )?;
+    }
+    Ok(())
 }
