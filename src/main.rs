@@ -64,7 +64,11 @@ fn main() -> ExitCode {
 fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
-        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if !line.contains(&text) {
             if !line.is_empty() {
                 line.push_str(": ");

@@ -16,7 +16,7 @@
 //! its JPEG decoder (the sharp person pixels of the bokeh golden alone differ from ours by 0.43 on
 //! average), its 8-bit rounding after every canvas step, and its rasterisation of the grid lines.
 //! Without converting the JPEG's Display P3 profile to sRGB as the browser does (see
-//! [`three_people`]), the mean difference would be ~2 and the maximum ~20.
+//! `three_people()`), the mean difference would be ~2 and the maximum ~20.
 
 use std::path::PathBuf;
 

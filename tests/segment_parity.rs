@@ -33,8 +33,14 @@ fn cases() -> Vec<(PathBuf, PathBuf)> {
     let shared = root().join("../shared/fixtures");
     let ours = root().join("tests/fixtures");
     vec![
-        (shared.join("tfjs-models/three_people.jpg"), shared.join("golden")),
-        (shared.join("tfjs-models/image_to_tensor_input.jpg"), shared.join("golden")),
+        (
+            shared.join("tfjs-models/three_people.jpg"),
+            shared.join("golden"),
+        ),
+        (
+            shared.join("tfjs-models/image_to_tensor_input.jpg"),
+            shared.join("golden"),
+        ),
         (ours.join("squat_frame20.jpg"), ours.join("golden")),
         (ours.join("dance_frame60.jpg"), ours.join("golden")),
         (ours.join("asl_frame30.jpg"), ours.join("golden")),
@@ -59,7 +65,11 @@ fn compare(ours: &[f32], golden: &image::GrayImage) -> Agreement {
         diff += f64::from((p - g).abs());
     }
     Agreement {
-        iou: if union == 0 { 1.0 } else { inter as f64 / union as f64 },
+        iou: if union == 0 {
+            1.0
+        } else {
+            inter as f64 / union as f64
+        },
         golden_person_pixels,
         flipped_pixels: union - inter,
         mean_abs_diff: diff / ours.len() as f64,
@@ -67,7 +77,11 @@ fn compare(ours: &[f32], golden: &image::GrayImage) -> Agreement {
 }
 
 fn check(model: SelfieModel, name: &str) {
-    let mut segmenter = Segmenter::new(SegmenterConfig { model, ..Default::default() }).unwrap();
+    let mut segmenter = Segmenter::new(SegmenterConfig {
+        model,
+        ..Default::default()
+    })
+    .unwrap();
     for (image_path, golden_dir) in cases() {
         let stem = image_path.file_stem().unwrap().to_str().unwrap();
         let golden_path = golden_dir.join(format!("{stem}.{name}.png"));
@@ -77,11 +91,22 @@ fn check(model: SelfieModel, name: &str) {
         let image = load_rgb(&image_path).unwrap();
         let people = segmenter.segment_people(&image).unwrap();
         let mask = &people[0].mask;
-        assert_eq!((mask.width(), mask.height()), golden.dimensions(), "{stem}: mask size");
+        assert_eq!(
+            (mask.width(), mask.height()),
+            golden.dimensions(),
+            "{stem}: mask size"
+        );
         let a = compare(mask.probabilities(), &golden);
-        println!("{name} {stem}: IoU {:.4}, mean |Δp| {:.4}", a.iou, a.mean_abs_diff);
+        println!(
+            "{name} {stem}: IoU {:.4}, mean |Δp| {:.4}",
+            a.iou, a.mean_abs_diff
+        );
         if a.golden_person_pixels >= MIN_PERSON_PIXELS {
-            assert!(a.iou >= MIN_IOU, "{name} {stem}: IoU {:.4} < {MIN_IOU}", a.iou);
+            assert!(
+                a.iou >= MIN_IOU,
+                "{name} {stem}: IoU {:.4} < {MIN_IOU}",
+                a.iou
+            );
         } else {
             assert!(
                 a.flipped_pixels <= MAX_FLIPPED_PIXELS_OF_A_TINY_MASK,

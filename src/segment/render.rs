@@ -286,21 +286,16 @@ pub fn draw_bokeh_effect<M: SegmentationMask>(
     edge_blur_amount: u32,
     flip_horizontal: bool,
 ) -> Result<RgbImage, Error> {
-    let person = if segmentations.is_empty() {
-        alpha_cutoff(foreground_threshold)?;
-        None
-    } else {
-        let mask = binary_mask(
-            segmentations,
-            Rgba([0, 0, 0, 255]),
-            Rgba([0, 0, 0, 0]),
-            false,
-            foreground_threshold,
-            &[true; 256],
-        )?;
-        same_size("segmentation mask", mask.dimensions(), image)?;
-        Some(mask)
-    };
+    // The people are opaque in the mask that keeps the sharp image.
+    let person = keep_mask(
+        image,
+        segmentations,
+        Rgba([0, 0, 0, 255]),
+        Rgba([0, 0, 0, 0]),
+        false,
+        foreground_threshold,
+        &[true; 256],
+    )?;
     blur_behind(
         image,
         person.as_ref(),
@@ -322,25 +317,20 @@ pub fn blur_body_part<M: SegmentationMask>(
     edge_blur_amount: u32,
     flip_horizontal: bool,
 ) -> Result<RgbImage, Error> {
-    let keep = if segmentations.is_empty() {
-        alpha_cutoff(foreground_threshold)?;
-        None
-    } else {
-        let mut to_blur = [false; 256];
-        for &value in mask_values_to_blur {
-            to_blur[usize::from(value)] = true;
-        }
-        let mask = binary_mask(
-            segmentations,
-            Rgba([0, 0, 0, 0]),
-            Rgba([0, 0, 0, 255]),
-            true,
-            foreground_threshold,
-            &to_blur,
-        )?;
-        same_size("segmentation mask", mask.dimensions(), image)?;
-        Some(mask)
-    };
+    let mut to_blur = [false; 256];
+    for &value in mask_values_to_blur {
+        to_blur[usize::from(value)] = true;
+    }
+    // Everything but the parts to blur is opaque in the mask that keeps the sharp image.
+    let keep = keep_mask(
+        image,
+        segmentations,
+        Rgba([0, 0, 0, 0]),
+        Rgba([0, 0, 0, 255]),
+        true,
+        foreground_threshold,
+        &to_blur,
+    )?;
     blur_behind(
         image,
         keep.as_ref(),
@@ -460,6 +450,33 @@ fn binary_mask<M: SegmentationMask>(
         }
     }
     Ok(out)
+}
+
+/// The binary mask whose alpha says where [`blur_behind`] keeps the sharp image, checked against
+/// the image's size; `None` for no segmentation (TF.js then draws only the blurred image).
+fn keep_mask<M: SegmentationMask>(
+    image: &RgbImage,
+    segmentations: &[M],
+    foreground: Rgba<u8>,
+    background: Rgba<u8>,
+    draw_contour: bool,
+    foreground_threshold: f32,
+    is_foreground_value: &[bool; 256],
+) -> Result<Option<RgbaImage>, Error> {
+    if segmentations.is_empty() {
+        alpha_cutoff(foreground_threshold)?;
+        return Ok(None);
+    }
+    let mask = binary_mask(
+        segmentations,
+        foreground,
+        background,
+        draw_contour,
+        foreground_threshold,
+        is_foreground_value,
+    )?;
+    same_size("segmentation mask", mask.dimensions(), image)?;
+    Ok(Some(mask))
 }
 
 /// TF.js's bokeh compositing: the sharp image kept by `keep` (alpha channel, blurred by
