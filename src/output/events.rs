@@ -129,6 +129,18 @@ pub trait EventSink {
     fn tick(&mut self, _timestamp_ms: u64) -> Result<(), SinkError> {
         Ok(())
     }
+
+    /// The source has no picture (a camera reconnecting); called once per loss, after the
+    /// `exit` events of every occupied zone. Outputs go to their safe state and stay there, whatever ticks
+    /// come meanwhile, until [`EventSink::source_back`].
+    fn source_lost(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Frames flow again after [`EventSink::source_lost`]; called before the first one's events.
+    fn source_back(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Writes events as JSON Lines, flushing after each line.

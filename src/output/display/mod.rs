@@ -8,6 +8,8 @@
 //!
 //! [`Display`] wraps a panel so its failures never stop detection: an error is logged, the
 //! panel is reset and retried with a growing back-off (1 s doubling up to a minute).
+//! [`Display::open`] goes further for a configured display: one that cannot be opened yet (an
+//! OLED not plugged in) is reopened in the background the same way.
 //!
 //! ## Examples
 //!
@@ -147,6 +149,16 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Retrying cannot help: the build or the device's pixel format must change.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Error::FeatureDisabled { .. } | Error::Unsupported { .. }
+        )
+    }
+}
+
 /// A display device: draws a state and ships it.
 pub trait Panel: Send {
     /// Draws and shows one state.
@@ -171,6 +183,45 @@ pub fn open(config: &DisplayConfig) -> Result<Box<dyn Panel>, Error> {
     })
 }
 
+/// Names the display a config names, as its panel's `describe` would before it is open.
+pub fn describe(config: &DisplayConfig) -> String {
+    match config {
+        DisplayConfig::Png { path } => path.display().to_string(),
+        DisplayConfig::Framebuffer { device } => device.display().to_string(),
+        DisplayConfig::Ssd1306 { device, address } => {
+            format!("{}@{address:#04x}", device.display())
+        }
+    }
+}
+
+/// A configured panel, opened on first use and reopened after every failure.
+struct Reopening {
+    config: DisplayConfig,
+    panel: Option<Box<dyn Panel>>,
+}
+
+impl Panel for Reopening {
+    fn show(&mut self, state: &DisplayState<'_>) -> Result<(), Error> {
+        let panel = match &mut self.panel {
+            Some(panel) => panel,
+            None => self.panel.insert(open(&self.config)?),
+        };
+        panel.show(state)
+    }
+
+    fn reset(&mut self) -> Result<(), Error> {
+        // Reopening re-initialises (an OLED) or re-reads the geometry (a framebuffer).
+        self.panel = None;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.panel
+            .as_ref()
+            .map_or_else(|| describe(&self.config), |panel| panel.describe())
+    }
+}
+
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -190,6 +241,24 @@ impl Display {
             retry_at: None,
             failures: 0,
         }
+    }
+
+    /// The display a config names. Only a permanent error ([`Error::is_permanent`]) is
+    /// returned; a display that cannot be opened now is logged and retried in the background.
+    pub fn open(config: &DisplayConfig) -> Result<Self, Error> {
+        let (panel, failure) = match open(config) {
+            Ok(panel) => (Some(panel), None),
+            Err(err) if err.is_permanent() => return Err(err),
+            Err(err) => (None, Some(err)),
+        };
+        let mut display = Self::new(Box::new(Reopening {
+            config: config.clone(),
+            panel,
+        }));
+        if let Some(err) = failure {
+            display.failed(err, Instant::now());
+        }
+        Ok(display)
     }
 
     /// Shows `state` unless the panel is backing off after a failure. Returns whether the
@@ -270,6 +339,30 @@ mod tests {
         fn describe(&self) -> String {
             "flaky".into()
         }
+    }
+
+    #[test]
+    fn a_display_that_cannot_open_yet_is_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("later/status.png");
+        let mut display = Display::open(&DisplayConfig::Png { path: path.clone() }).unwrap();
+        let t = Instant::now();
+        assert!(!display.update(&DisplayState::default(), t));
+        std::fs::create_dir(dir.path().join("later")).unwrap();
+        assert!(!display.update(&DisplayState::default(), t), "backing off");
+        assert!(display.update(&DisplayState::default(), t + Duration::from_secs(2)));
+        assert!(path.exists());
+        assert_eq!(display.describe(), path.display().to_string());
+    }
+
+    #[test]
+    fn a_missing_device_is_retried_not_fatal() {
+        let fb = DisplayConfig::Framebuffer {
+            device: "/nonexistent/fb9".into(),
+        };
+        let err = open(&fb).err().unwrap();
+        assert!(!err.is_permanent(), "missing device: {err}");
+        assert!(Display::open(&fb).is_ok());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! [`GpioOutput::tick`] every frame; pulses end in `tick`, so nothing here sleeps.
 //!
 //! Safe state: pins are driven to their `safe` level when the output is created, when it is
-//! dropped (normal exit, unwinding panic), on [`GpioOutput::camera_lost`], and by the
+//! dropped (normal exit, unwinding panic), from [`GpioOutput::camera_lost`] until
+//! [`GpioOutput::camera_back`], and by the
 //! process-wide [`safe`] registry, which a panic hook ([`safe::install_panic_hook`]) and the
 //! second SIGINT/SIGTERM ([`safe::Shutdown`]) run.
 //!
@@ -247,6 +248,8 @@ struct Channel {
 /// Drives pins from events, and leaves them safe on every way out.
 pub struct GpioOutput {
     channels: Vec<Channel>,
+    /// The camera is lost: every pin stays at its safe level until it is back.
+    lost: bool,
     _registration: safe::Registration,
 }
 
@@ -288,6 +291,7 @@ impl GpioOutput {
         });
         let mut output = Self {
             channels,
+            lost: false,
             _registration: registration,
         };
         output.drive_safe();
@@ -345,6 +349,9 @@ impl GpioOutput {
 
     /// Ends pulses whose time is up and writes changed levels; call every frame.
     pub fn tick(&mut self, now: Instant) {
+        if self.lost {
+            return;
+        }
         for channel in &mut self.channels {
             if channel.pulse_until.is_some_and(|until| now >= until) {
                 channel.pulse_until = None;
@@ -362,14 +369,21 @@ impl GpioOutput {
         }
     }
 
-    /// The camera is gone: nobody can be seen, so every pin goes safe and every held trigger
-    /// is forgotten (the zone tracker sends fresh `enter` events once frames come back).
+    /// The camera is gone: nobody can be seen, so every pin goes safe and stays safe until
+    /// [`GpioOutput::camera_back`], and every held trigger is forgotten (the zone tracker sends
+    /// fresh `enter` events once frames come back).
     pub fn camera_lost(&mut self) {
         for channel in &mut self.channels {
             channel.holds = false;
             channel.pulse_until = None;
         }
+        self.lost = true;
         self.drive_safe();
+    }
+
+    /// Frames come again: pins follow their triggers from the next tick on.
+    pub fn camera_back(&mut self) {
+        self.lost = false;
     }
 
     /// Drives every pin to its safe level now.
@@ -422,6 +436,16 @@ impl crate::output::events::EventSink for GpioOutput {
 
     fn tick(&mut self, _timestamp_ms: u64) -> Result<(), crate::output::events::SinkError> {
         GpioOutput::tick(self, Instant::now());
+        Ok(())
+    }
+
+    fn source_lost(&mut self) -> Result<(), crate::output::events::SinkError> {
+        self.camera_lost();
+        Ok(())
+    }
+
+    fn source_back(&mut self) -> Result<(), crate::output::events::SinkError> {
+        self.camera_back();
         Ok(())
     }
 }
@@ -617,6 +641,25 @@ mod tests {
         gpio.tick(t);
         assert_eq!(gpio.states(), [false]);
         assert_eq!(pins[0].levels(), [Low, High, Low]);
+    }
+
+    #[test]
+    fn safe_level_holds_until_the_camera_is_back() {
+        // Safe is high here, off is low: ticks while the camera is lost must not drive "off".
+        let mut door = rule("zone:mat", Mode::Level);
+        door.safe = Some(High);
+        let (mut gpio, pins) = output(vec![door]);
+        let t = Instant::now();
+        gpio.tick(t);
+        gpio.handle(&Happening::Enter { zone: "mat" }, t);
+        gpio.camera_lost();
+        gpio.tick(t + MS(100));
+        gpio.tick(t + MS(200));
+        assert_eq!(pins[0].levels(), [High, Low, High, High]);
+        gpio.camera_back();
+        gpio.tick(t + MS(300));
+        gpio.handle(&Happening::Enter { zone: "mat" }, t + MS(400));
+        assert_eq!(pins[0].levels(), [High, Low, High, High, Low, High]);
     }
 
     #[test]
