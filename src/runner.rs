@@ -8,8 +8,9 @@
 //! every [`EventSink`]; a per-stage status line is logged through `tracing` every few seconds.
 //!
 //! When the source reports a transient error (a camera reconnecting) every occupied zone is
-//! left at once (`pose_end`, `exit`), so outputs driven by events fall back to off while there is
-//! no picture; the loop keeps asking for frames and resumes when they come back.
+//! left at once (`pose_end`, `exit`) and every sink hears [`EventSink::source_lost`], so outputs
+//! go to their safe state while there is no picture; the loop keeps asking for frames, and
+//! [`EventSink::source_back`] comes before the first one's events.
 //!
 //! ## Examples
 //!
@@ -77,6 +78,8 @@ pub struct FrameResult {
     pub events: Vec<Event>,
     /// The person the pose model found (after the score gate), for drawing.
     pub body: Option<Body>,
+    /// The person mask the zones were judged on (model resolution), for drawing.
+    pub mask: Option<Arc<Mask>>,
     pub times: StageMs,
     /// The models did not run: the frame was nearly the same as the last one analysed.
     pub skipped: bool,
@@ -90,7 +93,7 @@ pub struct Pipeline {
     mask_smoothing: f32,
     skip_unchanged: f32,
     /// Selfie mask at the model's resolution (coverage needs fractions, not pixels).
-    mask: Option<Mask>,
+    mask: Option<Arc<Mask>>,
     body: Option<Body>,
     /// Small grey copy of the last analysed frame, for `skip_unchanged`.
     thumb: Vec<f32>,
@@ -178,7 +181,7 @@ impl Pipeline {
                 if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
                     smooth_segmentation(previous.probabilities(), &mut values, self.mask_smoothing);
                 }
-                self.mask = Some(Mask::new(w as u32, h as u32, values));
+                self.mask = Some(Arc::new(Mask::new(w as u32, h as u32, values)));
             }
             let segmented = Instant::now();
             if let Some(pose) = &mut self.pose {
@@ -190,7 +193,7 @@ impl Pipeline {
                     .as_ref()
                     .map(|p| Body::from_pose(p, image.width(), image.height()));
                 if self.segmenter.is_none() {
-                    self.mask = person.and_then(|p| p.segmentation);
+                    self.mask = person.and_then(|p| p.segmentation).map(Arc::new);
                 }
             }
             times.segment = ms(segmented - started);
@@ -201,12 +204,13 @@ impl Pipeline {
             frame,
             timestamp_ms: timestamp.as_millis() as u64,
             body: self.body.as_ref(),
-            mask: self.mask.as_ref(),
+            mask: self.mask.as_deref(),
         });
         times.decide = ms(started.elapsed());
         Ok(FrameResult {
             events,
             body: self.body.clone(),
+            mask: self.mask.clone(),
             times,
             skipped,
         })
@@ -312,6 +316,7 @@ pub fn run_with(
     let mut summary = RunSummary::default();
     let mut window = (Instant::now(), 0u64, StageMs::default());
     let (mut last_frame, mut last_time) = (0, Duration::ZERO);
+    let mut lost = false;
     for message in frames_rx.iter() {
         let captured = match message {
             Ok(c) => c,
@@ -319,10 +324,24 @@ pub fn run_with(
                 warn!("{err}; zones cleared until frames come back");
                 let events = pipeline.leave_all(last_frame, last_time);
                 deliver(sinks, &events, last_time, &mut summary)?;
+                if !std::mem::replace(&mut lost, true) {
+                    for (i, sink) in sinks.iter_mut().enumerate() {
+                        if let Err(err) = sink.source_lost() {
+                            warn!("output {i}: {err}");
+                        }
+                    }
+                }
                 continue;
             }
             Err(err) => return Err(err.into()),
         };
+        if std::mem::take(&mut lost) {
+            for (i, sink) in sinks.iter_mut().enumerate() {
+                if let Err(err) = sink.source_back() {
+                    warn!("output {i}: {err}");
+                }
+            }
+        }
         let result = pipeline.process(&captured.image, captured.sequence, captured.timestamp)?;
         (last_frame, last_time) = (captured.sequence, captured.timestamp);
         summary.frames += 1;
