@@ -1,18 +1,28 @@
-//! `bodyzone run`: the edge loop on a camera, a pipe, a file or the synthetic figure.
+//! `bodyzone run`: the edge loop on a camera, a pipe, a file or the synthetic figure, driving
+//! every configured output: events (JSON lines), GPIO pins, a display, and systemd's readiness
+//! and watchdog notifications.
 
-use std::io::Write;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bodyzone::config::Config;
+use bodyzone::exercise::Pose;
 use bodyzone::files::AtomicFile;
-use bodyzone::output::events::{EventSink, JsonLines};
+use bodyzone::output::display::{self, Display, DisplayState, ZoneState, ZoneView};
+use bodyzone::output::events::{Event, EventKind, EventSink, JsonLines, SinkError};
+use bodyzone::output::gpio::{GpioOutput, safe};
+use bodyzone::output::notify::Notifier;
+use bodyzone::pose::Keypoint;
+use bodyzone::pose::keypoints::{NAMES, SKELETON};
 use bodyzone::runner::{self, FrameResult, Pipeline, RunOptions, RunSummary};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use image::RgbImage;
+use tracing::warn;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,10 +40,21 @@ pub struct Args {
     /// Pace file sources by their timestamps, as a camera would deliver them.
     #[arg(long)]
     realtime: bool,
+    /// Log lines on stderr: `text` (no colours unless stderr is a terminal; under systemd,
+    /// without timestamps and with journald priorities) or `json` (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How log lines look on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging_as(args.log_format);
     let config = Config::load(&args.config)?;
     let spec = match &args.source {
         Some(text) => text.parse::<SourceSpec>()?,
@@ -52,8 +73,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the source, loads the models and runs the loop, events to `events` (stdout when
-/// `None` or `-`). Shared with `bodyzone demo`, which draws each frame in `per_frame`.
+/// Opens the source and the outputs, loads the models and runs the loop, events to `events`
+/// (stdout when `None` or `-`). Shared with `bodyzone demo`, which draws each frame in
+/// `per_frame`.
 pub(crate) fn execute(
     config: &Config,
     spec: &SourceSpec,
@@ -68,6 +90,24 @@ pub(crate) fn execute(
     };
     let source = source::open(spec, &opts)?;
     let progress = !source.is_live();
+    // Pins first: they go to their safe level as soon as they are requested.
+    safe::install_panic_hook();
+    let mut gpio = if config.output.gpio.is_empty() {
+        None
+    } else {
+        Some(GpioOutput::open(config.output.gpio.clone()).context("[[output.gpio]]")?)
+    };
+    let mut display = match &config.output.display {
+        Some(display) => Some(Display::open(display).context("[output.display]")?),
+        None => None,
+    };
+    let systemd = match Notifier::from_env() {
+        Ok(notifier) => notifier.map(Systemd::new),
+        Err(err) => {
+            warn!("not notifying systemd: {err}");
+            None
+        }
+    };
     let mut pipeline = Pipeline::new(config).context("loading the models")?;
     let mut file = match events {
         Some(path) if path != Path::new("-") => Some(AtomicFile::create(path)?),
@@ -78,18 +118,21 @@ pub(crate) fn execute(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut json = JsonLines::new(&mut out);
+    let mut watchdog = systemd.as_ref().map(Watchdog);
     let mut sinks: Vec<&mut dyn EventSink> = vec![&mut json];
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // The first signal stops after the current frame; a second one exits at once.
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
+    sinks.extend(gpio.as_mut().map(|g| g as &mut dyn EventSink));
+    sinks.extend(watchdog.as_mut().map(|w| w as &mut dyn EventSink));
+
+    // The first SIGINT/SIGTERM stops after the current frame; a second one drives the pins
+    // safe and exits at once.
+    let shutdown = safe::Shutdown::install().context("installing the SIGINT/SIGTERM handler")?;
     let options = RunOptions {
-        stop,
+        stop: shutdown.flag(),
         progress,
         ..RunOptions::default()
     };
+    let mut board = Scoreboard::new(config);
+    let mut fps = FpsMeter::default();
     let mut drawing_error = None;
     let summary = runner::run_with(
         source,
@@ -97,11 +140,34 @@ pub(crate) fn execute(
         &mut sinks,
         &options,
         &mut |image, result| {
+            let now = Instant::now();
+            board.update(&result.events);
+            let fps = fps.frame(now);
+            let keypoints = keypoints(image, result);
+            let zones = board.views(config);
+            let state = DisplayState {
+                frame: Some(image),
+                mask: result.mask.as_deref(),
+                keypoints: &keypoints,
+                skeleton: &SKELETON,
+                zones: &zones,
+                fps,
+                ..board.focus()
+            };
+            if let Some(display) = display.as_mut() {
+                display.update(&state, now);
+            }
+            if let Some(systemd) = &systemd {
+                systemd.frame(&display::status_line(&state), now);
+            }
             if drawing_error.is_none() {
                 drawing_error = per_frame(image, result).err();
             }
         },
     )?;
+    if let Some(systemd) = &systemd {
+        systemd.stopping();
+    }
     if let Some(err) = drawing_error {
         return Err(err);
     }
@@ -112,13 +178,343 @@ pub(crate) fn execute(
     Ok(summary)
 }
 
-/// Status lines on stderr; `RUST_LOG` chooses the level (default `info`).
+/// The 33 keypoints in frame pixels, for drawing.
+fn keypoints(image: &RgbImage, result: &FrameResult) -> Vec<Keypoint> {
+    let Some(body) = &result.body else {
+        return Vec::new();
+    };
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    NAMES
+        .iter()
+        .zip(body.image.iter().zip(&body.visibility))
+        .map(|(&name, (&[x, y], &score))| Keypoint {
+            name,
+            x: x * w,
+            y: y * h,
+            z: 0.0,
+            score,
+        })
+        .collect()
+}
+
+/// What each zone shows, kept up to date from the events.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ZoneStatus {
+    inside: bool,
+    pose: Option<Pose>,
+    /// Reps since the person entered; kept after they leave, until someone enters again.
+    reps: u32,
+}
+
+struct Scoreboard {
+    names: Vec<String>,
+    zones: Vec<ZoneStatus>,
+    /// The zone of the latest event: the one the status line is about.
+    focus: Option<usize>,
+}
+
+impl Scoreboard {
+    fn new(config: &Config) -> Self {
+        Self {
+            names: config.zones.iter().map(|z| z.name.clone()).collect(),
+            zones: vec![ZoneStatus::default(); config.zones.len()],
+            focus: None,
+        }
+    }
+
+    fn update(&mut self, events: &[Event]) {
+        for event in events {
+            let Some(i) = self.names.iter().position(|n| *n == event.zone) else {
+                continue;
+            };
+            let zone = &mut self.zones[i];
+            match event.kind {
+                EventKind::Enter => {
+                    *zone = ZoneStatus {
+                        inside: true,
+                        ..ZoneStatus::default()
+                    }
+                }
+                EventKind::Exit => {
+                    zone.inside = false;
+                    zone.pose = None;
+                }
+                EventKind::PoseStart => zone.pose = event.pose,
+                EventKind::PoseEnd => zone.pose = None,
+                EventKind::Rep => zone.reps = event.reps.unwrap_or(zone.reps + 1),
+            }
+            self.focus = Some(i);
+        }
+    }
+
+    fn views<'a>(&self, config: &'a Config) -> Vec<ZoneView<'a>> {
+        config
+            .zones
+            .iter()
+            .zip(&self.zones)
+            .map(|(zone, status)| ZoneView {
+                name: &zone.name,
+                polygon: zone.polygon.points(),
+                state: match status {
+                    ZoneStatus { pose: Some(_), .. } => ZoneState::Posing,
+                    ZoneStatus { inside: true, .. } => ZoneState::Occupied,
+                    _ => ZoneState::Empty,
+                },
+            })
+            .collect()
+    }
+
+    /// Zone, pose and reps of the zone in focus.
+    fn focus(&self) -> DisplayState<'_> {
+        let Some(i) = self.focus else {
+            return DisplayState::default();
+        };
+        DisplayState {
+            zone: Some(&self.names[i]),
+            pose: self.zones[i].pose.map(Pose::name),
+            reps: self.zones[i].reps,
+            ..DisplayState::default()
+        }
+    }
+}
+
+/// Frames per second over the last few frames (wall clock: what the loop really achieves).
+#[derive(Default)]
+struct FpsMeter {
+    times: VecDeque<Instant>,
+}
+
+impl FpsMeter {
+    const WINDOW: usize = 16;
+
+    fn frame(&mut self, now: Instant) -> f32 {
+        if self.times.len() == Self::WINDOW {
+            self.times.pop_front();
+        }
+        self.times.push_back(now);
+        match (self.times.front(), self.times.len()) {
+            (Some(&first), n) if n > 1 && now > first => {
+                (n - 1) as f32 / (now - first).as_secs_f32()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// systemd's side of the loop: `READY=1` with the first frame (the models are loaded by then),
+/// `STATUS=` every few seconds, and, through [`Watchdog`], `WATCHDOG=1` on every pass of the
+/// loop. A failing socket is reported once, not every frame.
+struct Systemd {
+    notifier: Notifier,
+    ready: Cell<bool>,
+    next_status: Cell<Option<Instant>>,
+    failing: Cell<bool>,
+}
+
+impl Systemd {
+    const STATUS_EVERY: Duration = Duration::from_secs(2);
+
+    fn new(notifier: Notifier) -> Self {
+        Self {
+            notifier,
+            ready: Cell::new(false),
+            next_status: Cell::new(None),
+            failing: Cell::new(false),
+        }
+    }
+
+    fn frame(&self, status: &str, now: Instant) {
+        if !self.ready.get() {
+            self.ready.set(true);
+            self.next_status.set(Some(now + Self::STATUS_EVERY));
+            self.check(self.notifier.ready(status));
+        } else if self.next_status.get().is_none_or(|at| now >= at) {
+            self.next_status.set(Some(now + Self::STATUS_EVERY));
+            self.check(self.notifier.status(status));
+        }
+    }
+
+    fn stopping(&self) {
+        self.check(self.notifier.stopping());
+    }
+
+    fn check(&self, sent: Result<(), bodyzone::output::notify::Error>) {
+        match sent {
+            Ok(()) => self.failing.set(false),
+            Err(err) => {
+                if !self.failing.replace(true) {
+                    warn!("systemd notification failed: {err}");
+                }
+            }
+        }
+    }
+}
+
+/// Pings the watchdog on every pass of the loop: each frame, and each "no frame yet" while a
+/// lost camera reconnects (the loop is alive; restarting it would not bring the camera back).
+struct Watchdog<'a>(&'a Systemd);
+
+impl EventSink for Watchdog<'_> {
+    fn event(&mut self, _: &Event) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn tick(&mut self, _timestamp_ms: u64) -> Result<(), SinkError> {
+        // Before READY=1 the start timeout is in charge, not the watchdog.
+        if self.0.ready.get() {
+            self.0.check(self.0.notifier.watchdog());
+        }
+        Ok(())
+    }
+
+    fn source_lost(&mut self) -> Result<(), SinkError> {
+        self.0
+            .check(self.0.notifier.status("camera lost, reconnecting"));
+        Ok(())
+    }
+}
+
+/// Status lines on stderr as text; `RUST_LOG` chooses the level (default `info`).
 pub(crate) fn init_logging() {
+    init_logging_as(LogFormat::Text);
+}
+
+/// Status lines on stderr in `format`; `RUST_LOG` chooses the level (default `info`).
+pub(crate) fn init_logging_as(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Another command (or a test) may have installed one already: keep it.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .try_init();
+        .with_env_filter(filter);
+    // Another command (or a test) may have installed one already: keep it.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Text if journal::is_stderr() => builder
+            .with_ansi(false)
+            .event_format(journal::Prefixed(
+                tracing_subscriber::fmt::format().without_time(),
+            ))
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}
+
+/// Text logs into the journal: journald stamps each line itself, and reads a `<N>` prefix as
+/// the line's syslog priority (so `journalctl -p warning` works).
+mod journal {
+    use std::fmt;
+    use std::os::unix::fs::MetadataExt;
+
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::fmt::format::Writer;
+    use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// Whether stderr is the journal stream systemd connected (`$JOURNAL_STREAM` holds its
+    /// `device:inode`; a child whose stderr was redirected elsewhere inherits the variable).
+    pub(super) fn is_stderr() -> bool {
+        let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+            return false;
+        };
+        std::fs::metadata("/proc/self/fd/2")
+            .is_ok_and(|meta| matches(&stream.to_string_lossy(), meta.dev(), meta.ino()))
+    }
+
+    pub(super) fn matches(stream: &str, dev: u64, ino: u64) -> bool {
+        stream
+            .split_once(':')
+            .is_some_and(|(d, i)| d.parse() == Ok(dev) && i.parse() == Ok(ino))
+    }
+
+    pub(super) fn priority(level: &Level) -> u8 {
+        match *level {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            _ => 7,
+        }
+    }
+
+    /// Another event format with the priority prefix in front.
+    pub(super) struct Prefixed<F>(pub(super) F);
+
+    impl<S, N, F> FormatEvent<S, N> for Prefixed<F>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+        F: FormatEvent<S, N>,
+    {
+        fn format_event(
+            &self,
+            ctx: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            write!(writer, "<{}>", priority(event.metadata().level()))?;
+            self.0.format_event(ctx, writer, event)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_stream_is_device_colon_inode() {
+        assert!(journal::matches("2049:123456", 2049, 123456));
+        assert!(!journal::matches("2049:123456", 2049, 7));
+        assert!(!journal::matches("garbage", 2049, 123456));
+        assert_eq!(journal::priority(&tracing::Level::WARN), 4);
+        assert_eq!(journal::priority(&tracing::Level::TRACE), 7);
+    }
+
+    #[test]
+    fn scoreboard_follows_the_latest_zone() {
+        let config = Config::parse_str(
+            "[[zone]]\nname = \"mat\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n\
+             [[zone]]\nname = \"door\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n",
+        )
+        .unwrap();
+        let mut board = Scoreboard::new(&config);
+        assert_eq!(board.focus().zone, None);
+        board.update(&[
+            Event::new(0, 0, "mat", EventKind::Enter),
+            Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat),
+            Event::new(0, 0, "mat", EventKind::Rep)
+                .with_pose(Pose::Squat)
+                .with_reps(3),
+        ]);
+        let focus = board.focus();
+        assert_eq!(
+            (focus.zone, focus.pose, focus.reps),
+            (Some("mat"), Some("squat"), 3)
+        );
+        let states: Vec<_> = board.views(&config).iter().map(|v| v.state).collect();
+        assert_eq!(states, [ZoneState::Posing, ZoneState::Empty]);
+        board.update(&[
+            Event::new(0, 0, "mat", EventKind::Exit),
+            Event::new(0, 0, "door", EventKind::Enter),
+        ]);
+        let states: Vec<_> = board.views(&config).iter().map(|v| v.state).collect();
+        assert_eq!(states, [ZoneState::Empty, ZoneState::Occupied]);
+        assert_eq!(board.focus().zone, Some("door"));
+    }
+
+    #[test]
+    fn fps_is_over_the_recent_frames() {
+        let mut meter = FpsMeter::default();
+        let t = Instant::now();
+        assert_eq!(meter.frame(t), 0.0);
+        for i in 1..=40 {
+            let fps = meter.frame(t + Duration::from_millis(100 * i));
+            assert!((fps - 10.0).abs() < 0.01, "{fps}");
+        }
+    }
 }
