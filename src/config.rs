@@ -285,6 +285,38 @@ impl Config {
     }
 }
 
+/// A raw enum spelled by its names in the file. Any other string, or a value of another type,
+/// is an error listing the names (serde's derive says "wanted string or table" for `pose = 3`).
+macro_rules! names {
+    ($ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
+        #[derive(Clone, Copy, PartialEq)]
+        enum $ty {
+            $($variant),+
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                const NAMES: &[&str] = &[$($name),+];
+                struct Names;
+                impl serde::de::Visitor<'_> for Names {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        let quoted: Vec<String> = NAMES.iter().map(|n| format!("`{n}`")).collect();
+                        write!(f, "one of {}", quoted.join(", "))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        match s {
+                            $($name => Ok($ty::$variant),)+
+                            _ => Err(E::unknown_variant(s, NAMES)),
+                        }
+                    }
+                }
+                d.deserialize_str(Names)
+            }
+        }
+    };
+}
+
 // ---- raw layer: mirrors the file ----
 
 #[derive(Deserialize, Default)]
@@ -295,21 +327,21 @@ struct RawModel {
     min_pose_score: Option<f32>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawSegmentation {
-    General,
-    Landscape,
-    Off,
+names! {
+    RawSegmentation {
+        General = "general",
+        Landscape = "landscape",
+        Off = "off",
+    }
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawPose {
-    Lite,
-    Full,
-    Heavy,
-    Off,
+names! {
+    RawPose {
+        Lite = "lite",
+        Full = "full",
+        Heavy = "heavy",
+        Off = "off",
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -389,31 +421,31 @@ struct RawZone {
     cooldown_ms: Option<u64>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum RawZoneExercise {
-    Squat,
-    Lunge,
-    Plank,
-    Pushup,
-    JumpingJack,
-    Warrior,
-    Any,
+names! {
+    RawZoneExercise {
+        Squat = "squat",
+        Lunge = "lunge",
+        Plank = "plank",
+        Pushup = "pushup",
+        JumpingJack = "jumping_jack",
+        Warrior = "warrior",
+        Any = "any",
+    }
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawPresence {
-    Feet,
-    Mask,
-    Auto,
+names! {
+    RawPresence {
+        Feet = "feet",
+        Mask = "mask",
+        Auto = "auto",
+    }
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawAnchorRule {
-    Any,
-    All,
+names! {
+    RawAnchorRule {
+        Any = "any",
+        All = "all",
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -444,18 +476,18 @@ struct RawGpio {
     safe: Option<RawLevel>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq)]
-#[serde(rename_all = "lowercase")]
-enum RawMode {
-    Level,
-    Pulse,
+names! {
+    RawMode {
+        Level = "level",
+        Pulse = "pulse",
+    }
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawLevel {
-    Low,
-    High,
+names! {
+    RawLevel {
+        Low = "low",
+        High = "high",
+    }
 }
 
 #[derive(Deserialize)]
@@ -470,12 +502,12 @@ struct RawDisplay {
     path: Option<PathBuf>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawDisplayKind {
-    Ssd1306,
-    Framebuffer,
-    Png,
+names! {
+    RawDisplayKind {
+        Ssd1306 = "ssd1306",
+        Framebuffer = "framebuffer",
+        Png = "png",
+    }
 }
 
 // ---- reading and validation ----

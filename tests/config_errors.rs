@@ -172,6 +172,19 @@ fn wrong_types() {
     );
     let err = one_error(&format!("[model]\npose = \"huge\"\n{MAT}"));
     assert!(err.starts_with("bodyzone.toml: model.pose: unknown variant `huge`, expected one of `lite`, `full`, `heavy`, `off`"), "{err}");
+    let err = one_error(&format!("[model]\npose = 3\n{MAT}"));
+    assert_eq!(
+        err,
+        "bodyzone.toml: model.pose: invalid type: integer `3`, expected one of `lite`, `full`, \
+         `heavy`, `off` (line 2)"
+    );
+    let err = one_error(&format!("{MAT}exercise = [\"squat\"]\n"));
+    assert!(
+        err.starts_with(
+            "bodyzone.toml: zone[0].exercise: invalid type: sequence, expected one of `squat`"
+        ),
+        "{err}"
+    );
     let err =
         one_error("[[zone]]\nname = \"mat\"\npolygon = [[0.1, 0.1], [0.5, \"x\"], [0.1, 0.9]]\n");
     assert!(

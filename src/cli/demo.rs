@@ -1,4 +1,8 @@
 //! `bodyzone demo`: the squat clip with the demo config; events plus annotated frames.
+//!
+//! The clip (`tests/fixtures/squats_mirrored.mp4`, 680 kB) is embedded in the binary, so the demo
+//! works from a fresh clone and from an installed binary alike; only `ffmpeg` is needed to decode
+//! it, as for any video source.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -19,17 +23,16 @@ use embedded_graphics::primitives::{Circle, Line, Polyline, PrimitiveStyle};
 use embedded_graphics::text::Text;
 use image::RgbImage;
 
-/// Where `cargo` builds find the shared fixtures, for a checkout-local default.
-const CLIP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/demo/squats_mirrored.mp4"
-);
+/// A person doing squats in a gym, 720×1280 at 5 fps, 65 frames (TF.js test asset, mirrored;
+/// Apache-2.0).
+const CLIP: &[u8] = include_bytes!("../../tests/fixtures/squats_mirrored.mp4");
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The squat clip (or any video with a person on the floor in the lower third).
-    #[arg(long, default_value = CLIP)]
-    clip: PathBuf,
+    /// Run on this video instead of the bundled squat clip (the demo zone is the lower middle
+    /// of the frame, for squats).
+    #[arg(long)]
+    clip: Option<PathBuf>,
     /// Directory for `events.jsonl` and the annotated frames `frame_NNNN.png`.
     #[arg(long, default_value = "bodyzone-demo")]
     out: PathBuf,
@@ -47,13 +50,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = Config::default_demo();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create directory", args.out.display()))?;
+    // The embedded clip goes to a temporary file for ffmpeg; it is removed when `_unpacked` drops.
+    let (clip, _unpacked) = match args.clip {
+        Some(path) => (path, None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("bodyzone-demo")
+                .tempdir()
+                .context("unpacking the demo clip")?;
+            let path = dir.path().join("squats_mirrored.mp4");
+            std::fs::write(&path, CLIP)
+                .with_context(|| format!("{}: unpacking the demo clip", path.display()))?;
+            (path, Some(dir))
+        }
+    };
     let events = args.out.join("events.jsonl");
-    let spec = SourceSpec::Path(args.clip.clone());
     let mut state = Overlay::default();
     let mut index = 0;
     let summary = super::run::execute(
         &config,
-        &spec,
+        &SourceSpec::Path(clip),
         Some(&events),
         false,
         &mut |image, result| {
@@ -64,12 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(())
         },
     )?;
-    eprintln!(
-        "bodyzone demo: {} frames, {} squats; events in {}, annotated frames in {}",
-        summary.frames,
-        state.reps,
-        events.display(),
-        args.out.display()
+    println!("{} frames, {} squats counted", summary.frames, state.reps);
+    println!("events:           {}", events.display());
+    println!(
+        "annotated frames: {} … frame_{:04}.png",
+        args.out.join("frame_0000.png").display(),
+        index.max(1) - 1
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@
 //! Add yourself to the `video` group (`sudo usermod -aG video $USER`, then log in again).
 //! ### The Raspberry Pi camera gives Bayer formats or no `/dev/video0`
 //! CSI cameras on Bookworm are libcamera devices: run under `libcamerify`, or pipe
-//! `rpicam-vid --codec yuv420` into `--source stdin:yuv420:WxH` (see `README-cameras.md`).
+//! `rpicam-vid --codec yuv420` into `--source stdin:yuv420:WxH` (see the README, "Cameras").
 //! ### `pixel format … is not supported`
 //! Pin a format the device offers with `v4l2:/dev/video0:fmt=YUYV` or `fmt=MJPG`;
 //! `bodyzone devices` lists them.

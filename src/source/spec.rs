@@ -141,7 +141,11 @@ fn parse_v4l2<'a>(
     };
     for part in parts {
         if let Some(fmt) = part.strip_prefix("fmt=") {
-            spec.format = Some(fmt.parse().map_err(|e: String| bad("fmt", &e))?);
+            let unsupported = |_| {
+                let expected = format!("one of YUYV, MJPG, NV12, YU12, RGB3, not '{fmt}'");
+                bad("fmt", &expected)
+            };
+            spec.format = Some(fmt.parse().map_err(unsupported)?);
         } else if let Some(fps) = part.strip_prefix("fps=") {
             spec.fps = Some(parse_fps(fps, bad)?);
         } else {
@@ -355,8 +359,8 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(
             err("v4l2:/dev/video0:fmt=H264"),
-            "bad --source 'v4l2:/dev/video0:fmt=H264': fmt: expected unknown pixel format 'H264': \
-             expected one of yuyv, nv12, yuv420, rgb24, mjpeg"
+            "bad --source 'v4l2:/dev/video0:fmt=H264': fmt: expected one of YUYV, MJPG, NV12, YU12, \
+             RGB3, not 'H264'"
         );
         assert!(err("stdin:mjpeg:640x480").contains("format: expected one of yuv420"));
         assert!(err("stdin:yuv420").contains("size: expected WxH"));

@@ -22,7 +22,7 @@ pub struct VideoSource {
     path: PathBuf,
     child: Child,
     stdout: ChildStdout,
-    stderr: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<Vec<String>>>,
     width: u32,
     height: u32,
     fps: f64,
@@ -116,7 +116,11 @@ impl VideoSource {
         )?;
         let probe_errors = String::from_utf8_lossy(&probe.stderr).trim().to_string();
         if !probe.status.success() {
-            return Err(video_err(last_line(&probe_errors)));
+            return Err(video_err(tidy(
+                probe_errors.lines(),
+                path,
+                "ffprobe failed",
+            )));
         }
         let parsed: Probe = serde_json::from_slice(&probe.stdout)
             .map_err(|e| video_err(format!("unreadable ffprobe output: {e}")))?;
@@ -128,7 +132,7 @@ impl VideoSource {
             return Err(SourceError::Truncated {
                 path: path.into(),
                 frames: 0,
-                detail: format!("ffprobe: {}", last_line(&probe_errors)),
+                detail: format!("ffprobe: {}", tidy(probe_errors.lines(), path, "")),
             });
         }
         // ffmpeg applies the rotation metadata of phone videos itself (autorotate).
@@ -188,7 +192,7 @@ impl VideoSource {
                 }
                 tail.push_back(line);
             }
-            Vec::from(tail).join("; ")
+            Vec::from(tail)
         });
         Ok(VideoSource {
             path: path.into(),
@@ -237,11 +241,12 @@ impl VideoSource {
             path: self.path.clone(),
             source,
         })?;
-        let errors = self
+        let lines = self
             .stderr
             .take()
             .map(|h| h.join().unwrap_or_default())
             .unwrap_or_default();
+        let errors = tidy(lines.iter().map(String::as_str), &self.path, "");
         let truncated = |detail: String| SourceError::Truncated {
             path: self.path.clone(),
             frames: self.next,
@@ -269,8 +274,29 @@ impl VideoSource {
     }
 }
 
-fn last_line(text: &str) -> String {
-    text.lines().last().unwrap_or("ffprobe failed").to_string()
+/// ffmpeg's messages on one line without what our error says already: the `[mov,mp4 @ 0x…]`
+/// tags, the file name, repeats; `fallback` when nothing is left.
+fn tidy<'a>(lines: impl IntoIterator<Item = &'a str>, path: &Path, fallback: &str) -> String {
+    let name = path.display().to_string();
+    let mut kept: Vec<&str> = Vec::new();
+    for line in lines {
+        let mut line = line.trim();
+        if line.starts_with('[') {
+            line = line.split_once("] ").map_or(line, |(_, rest)| rest);
+        }
+        line = line
+            .strip_prefix(name.as_str())
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(line);
+        if !line.is_empty() && !kept.contains(&line) {
+            kept.push(line);
+        }
+    }
+    if kept.is_empty() {
+        fallback.to_string()
+    } else {
+        kept.join("; ")
+    }
 }
 
 impl FrameSource for VideoSource {
