@@ -24,7 +24,8 @@ use image::RgbImage;
 use serde::Serialize;
 use tract_onnx::prelude::tract_linalg::multithread::{Executor, multithread_tract_scope};
 
-use crate::model::{ModelError, ModelKind, Precision};
+use crate::model::profile::NodeTime;
+use crate::model::{Model, ModelError, ModelKind, Precision};
 use crate::platform::Platform;
 use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
 use crate::segment::{Segmenter, SegmenterConfig, SelfieModel};
@@ -246,6 +247,34 @@ pub fn run(config: &BenchConfig) -> Result<Report, BenchError> {
         stages: samples.stages(),
         platform: Platform::probe(),
     })
+}
+
+/// Per-node times of the model's optimised plan over `config.iters` inferences of a fixed
+/// pseudo-random input in [0, 1] (the model alone, no pre- or post-processing), slowest first.
+pub fn profile(config: &BenchConfig) -> Result<Vec<NodeTime>, BenchError> {
+    if config.iters == 0 {
+        return Err(BenchError::NoIterations);
+    }
+    let executor = match config.threads {
+        0 => return Err(BenchError::NoThreads),
+        1 => Executor::SingleThread,
+        n => Executor::multithread(n),
+    };
+    let kind = config.model.kind();
+    let mut model = Model::load(kind, config.precision, None)?;
+    let shape = kind.input_shape();
+    let len = shape.iter().product::<usize>();
+    let values: Vec<f32> = (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 999.0)
+        .collect();
+    let input =
+        tract_onnx::prelude::Tensor::from_shape(&shape, &values).map_err(|e| ModelError::Run {
+            kind,
+            message: format!("{e:#}"),
+        })?;
+    Ok(multithread_tract_scope(executor, || {
+        model.profile(input, config.iters)
+    })?)
 }
 
 fn time_segmenter(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchError> {

@@ -20,6 +20,10 @@
 //! Copy `models/pose_landmark_{full,heavy}.onnx` from the repository next to the binary (in a
 //! `models/` folder), into `/usr/share/bodyzone/models/`, or point `BODYZONE_MODELS` at their folder.
 
+pub mod kernel;
+pub mod pointwise;
+pub mod profile;
+pub mod spatial;
 pub mod upsample;
 
 use std::fmt;
@@ -321,6 +325,8 @@ fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<
     match precision {
         Precision::F32 => {
             upsample::rewrite(&mut model)?;
+            spatial::rewrite(&mut model)?;
+            pointwise::rewrite(&mut model)?;
         }
         Precision::F16 => {
             let Some(transform) = tract_onnx::tract_core::transform::get_transform("f32_to_f16")?

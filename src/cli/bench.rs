@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bodyzone::bench::{self, BenchConfig, BenchModel, Report, Summary};
 use bodyzone::model::Precision;
+use bodyzone::model::profile::{NodeTime, by_op};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,6 +33,10 @@ pub struct Args {
     /// Also write the report as JSON to this file (`-` for standard output, without the table).
     #[arg(long, value_name = "OUT")]
     json: Option<PathBuf>,
+    /// Instead of the stages, time every node of the model's optimised plan (tract ops and ours)
+    /// and print the totals per op and the slowest nodes.
+    #[arg(long, conflicts_with = "json")]
+    profile: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -48,6 +53,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         iters: args.iters,
         image,
     };
+    if args.profile {
+        let times = bench::profile(&config)
+            .with_context(|| format!("profiling {} {}", args.model, args.precision))?;
+        print_profile(&times)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = bench::run(&config)
         .with_context(|| format!("benchmarking {} {}", args.model, args.precision))?;
     match args.json.as_deref() {
@@ -115,6 +126,32 @@ fn print_table(report: &Report) -> std::io::Result<()> {
             out,
             "{name:<12} {:>10.3} {:>10.3} {:>10.3}",
             t.median_ms, t.p10_ms, t.p90_ms
+        )?;
+    }
+    Ok(())
+}
+
+fn print_profile(times: &[NodeTime]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let total: f64 = times.iter().map(|t| t.median.as_secs_f64() * 1e3).sum();
+    writeln!(out, "sum of node medians {total:.3} ms")?;
+    writeln!(out, "{:<28} {:>6} {:>10} {:>6}", "op", "nodes", "ms", "%")?;
+    for (op, time, count) in by_op(times) {
+        let ms = time.as_secs_f64() * 1e3;
+        writeln!(
+            out,
+            "{op:<28} {count:>6} {ms:>10.3} {:>6.1}",
+            100.0 * ms / total
+        )?;
+    }
+    writeln!(out, "slowest nodes:")?;
+    for t in times.iter().take(25) {
+        writeln!(
+            out,
+            "  {:>8.3} ms  {:<24} {}",
+            t.median.as_secs_f64() * 1e3,
+            t.op,
+            t.name
         )?;
     }
     Ok(())
