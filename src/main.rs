@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line. Library errors often repeat their source in their own
 /// message; a cause already spelled out by the message before it is not printed again.
-fn one_line(err: &anyhow::Error) -> String {
+pub(crate) fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause
