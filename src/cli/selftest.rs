@@ -79,7 +79,7 @@ impl From<anyhow::Result<String>> for Outcome {
     fn from(result: anyhow::Result<String>) -> Self {
         match result {
             Ok(detail) => Outcome::Pass(detail),
-            Err(err) => Outcome::Fail(format!("{err:#}")),
+            Err(err) => Outcome::Fail(crate::one_line(&err)),
         }
     }
 }
