@@ -67,6 +67,8 @@ pub enum RunError {
 /// Milliseconds spent in each stage of one frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageMs {
+    /// Pixel format to RGB, on the capture thread (overlaps the models of the previous frame).
+    pub convert: f32,
     pub segment: f32,
     pub pose: f32,
     pub decide: f32,
@@ -293,6 +295,7 @@ struct Captured {
     sequence: u64,
     timestamp: Duration,
     dropped: u64,
+    convert_ms: f32,
 }
 
 /// Runs `pipeline` over `source` until it ends or `opts.stop` is set. `per_frame` sees every
@@ -309,7 +312,12 @@ pub fn run_with(
     let len = source.len_hint();
     let frames_rx = spawn_capture(source, opts.stop.clone());
     let bar = match (opts.progress, len) {
-        (true, Some(n)) => indicatif::ProgressBar::new(n),
+        (true, Some(n)) => indicatif::ProgressBar::new(n).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{wide_bar} {pos}/{len} frames, {per_sec}, {eta} left",
+            )
+            .expect("a valid template"),
+        ),
         _ => indicatif::ProgressBar::hidden(),
     };
     let started = Instant::now();
@@ -342,7 +350,9 @@ pub fn run_with(
                 }
             }
         }
-        let result = pipeline.process(&captured.image, captured.sequence, captured.timestamp)?;
+        let mut result =
+            pipeline.process(&captured.image, captured.sequence, captured.timestamp)?;
+        result.times.convert = captured.convert_ms;
         (last_frame, last_time) = (captured.sequence, captured.timestamp);
         summary.frames += 1;
         summary.dropped = captured.dropped;
@@ -353,21 +363,26 @@ pub fn run_with(
 
         window.1 += 1;
         window.2 = StageMs {
+            convert: window.2.convert + result.times.convert,
             segment: window.2.segment + result.times.segment,
             pose: window.2.pose + result.times.pose,
             decide: window.2.decide + result.times.decide,
         };
         if window.0.elapsed() >= opts.status_every {
             let n = window.1 as f32;
-            info!(
-                fps = format!("{:.1}", n / window.0.elapsed().as_secs_f32()),
-                segment_ms = format!("{:.1}", window.2.segment / n),
-                pose_ms = format!("{:.1}", window.2.pose / n),
-                decide_ms = format!("{:.2}", window.2.decide / n),
-                dropped = summary.dropped,
-                skipped = summary.skipped,
-                "status"
-            );
+            // Suspended, the bar is redrawn below the line instead of through it.
+            bar.suspend(|| {
+                info!(
+                    fps = format!("{:.1}", n / window.0.elapsed().as_secs_f32()),
+                    convert_ms = format!("{:.1}", window.2.convert / n),
+                    segment_ms = format!("{:.1}", window.2.segment / n),
+                    pose_ms = format!("{:.1}", window.2.pose / n),
+                    decide_ms = format!("{:.2}", window.2.decide / n),
+                    dropped = summary.dropped,
+                    skipped = summary.skipped,
+                    "status"
+                )
+            });
             window = (Instant::now(), 0, StageMs::default());
         }
     }
@@ -434,6 +449,7 @@ fn spawn_capture(
                 let message = match source.next_frame() {
                     Ok(None) => break,
                     Ok(Some(frame)) => {
+                        let started = Instant::now();
                         let mut image = RgbImage::new(frame.width, frame.height);
                         let converted = converter.to_rgb(&frame.raw(), &mut image);
                         let captured = Captured {
@@ -441,6 +457,7 @@ fn spawn_capture(
                             sequence: frame.sequence,
                             timestamp: frame.timestamp,
                             dropped: source.dropped(),
+                            convert_ms: ms(started.elapsed()),
                         };
                         let device = source.describe();
                         source.recycle(frame);
