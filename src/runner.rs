@@ -476,3 +476,71 @@ fn spawn_capture(
         .expect("spawning the capture thread");
     rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person() -> RgbImage {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/squat_frame20.jpg"
+        );
+        crate::files::load_rgb(path.as_ref()).unwrap()
+    }
+
+    fn pipeline(toml: &str) -> Pipeline {
+        let zone = "[[zone]]\nname = \"mat\"\npolygon = [[0.2, 0.65], [0.8, 0.65], [0.8, 0.9]]\n";
+        Pipeline::new(&Config::parse_str(&format!("{toml}\n{zone}")).unwrap()).unwrap()
+    }
+
+    fn at(i: u64) -> Duration {
+        Duration::from_millis(100 * i)
+    }
+
+    #[test]
+    fn skip_unchanged_reuses_the_last_analysis() {
+        let image = person();
+        // Sensor noise: every pixel off by one level.
+        let mut noisy = image.clone();
+        noisy
+            .pixels_mut()
+            .for_each(|p| p[0] = p[0].saturating_add(1));
+        let grey = RgbImage::from_pixel(image.width(), image.height(), image::Rgb([128; 3]));
+
+        let mut p = pipeline("[smoothing]\nskip_unchanged = 0.01");
+        let first = p.process(&image, 0, at(0)).unwrap();
+        assert!(!first.skipped && first.body.is_some());
+        let again = p.process(&noisy, 1, at(1)).unwrap();
+        assert!(again.skipped);
+        assert_eq!(again.body, first.body);
+        let changed = p.process(&grey, 2, at(2)).unwrap();
+        assert!(!changed.skipped && changed.body.is_none());
+
+        let mut never = pipeline("[smoothing]\nskip_unchanged = 0");
+        never.process(&image, 0, at(0)).unwrap();
+        assert!(!never.process(&image, 1, at(1)).unwrap().skipped);
+    }
+
+    #[test]
+    fn mask_smoothing_follows_the_config() {
+        let image = person();
+        // The person a few pixels to the left: the mask's uncertain edges move.
+        let shifted = RgbImage::from_fn(image.width(), image.height(), |x, y| {
+            *image.get_pixel((x + 12).min(image.width() - 1), y)
+        });
+        let masks = |ratio: f32| {
+            let mut p = pipeline(&format!(
+                "[model]\npose = \"off\"\n[smoothing]\nmask = {ratio}"
+            ));
+            let a = p.process(&image, 0, at(0)).unwrap().mask.unwrap();
+            let b = p.process(&shifted, 1, at(1)).unwrap().mask.unwrap();
+            (a.probabilities().to_vec(), b.probabilities().to_vec())
+        };
+        let (off, on) = (masks(0.0), masks(0.9));
+        assert_eq!(off.0, on.0, "the first frame has nothing to smooth with");
+        let moved = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>();
+        // Smoothed, the second mask stays closer to the first.
+        assert!(moved(&on.0, &on.1) < 0.9 * moved(&off.0, &off.1));
+    }
+}
