@@ -156,7 +156,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut frames = Vec::new();
     let mut index = 0u64;
-    while let Some(frame) = source.next_frame().with_context(|| source.describe())? {
+    // Source errors name the file already.
+    while let Some(frame) = source.next_frame()? {
         let image = frame
             .to_rgb_image()
             .with_context(|| format!("{}: frame {index}", source.describe()))?;

@@ -3,8 +3,9 @@
 //! blend of consecutive segmentation masks.
 //!
 //! Timestamps are microseconds, as MediaPipe's packets. A timestamp of 0 is "unset" to MediaPipe's
-//! one-euro filter: with MP Python's synthetic clock (0, 33 333, 66 666 … µs) the first two frames
-//! pass through unfiltered, and reproducing that keeps the first frames of a video at parity.
+//! one-euro filter: a sample at 0 passes through and leaves the filter untouched, so a video whose
+//! first frame is at 0 starts filtering on its second frame. MP Python's synthetic clock starts at
+//! 33 333 µs ([`super::mediapipe_solution_timestamp`]), so there the first frame initialises it.
 
 use std::f64::consts::PI;
 
@@ -220,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn one_euro_passes_through_the_first_two_synthetic_frames() {
+    fn one_euro_ignores_time_zero_and_starts_on_the_next_sample() {
         let mut f = OneEuroFilter::new(OneEuro::LANDMARKS);
         assert_eq!(f.apply(0, 0.01, 10.0), 10.0, "t = 0 is 'no timestamp yet'");
         assert_eq!(

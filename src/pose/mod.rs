@@ -9,8 +9,9 @@
 //! - Video: leave it off and pass each frame's timestamp; the person is tracked from the previous
 //!   frame's landmarks (the detector runs only when tracking is lost) and, with `enable_smoothing`,
 //!   keypoints are one-euro filtered. Without a timestamp tracking still works but nothing is
-//!   filtered. MediaPipe's Python solution clocks frames at 33 333 µs whatever the video's rate;
-//!   pass `Duration::from_micros(33_333 * i)` for frame `i` to reproduce its output exactly.
+//!   filtered. MediaPipe's Python solution stamps its frames with its own 30 fps clock, starting
+//!   one step in, whatever the video's rate: pass [`mediapipe_solution_timestamp`] to reproduce its
+//!   output.
 //!
 //! ## Examples
 //! ```no_run
@@ -54,6 +55,17 @@ pub use crate::segment::Mask;
 use anchors::Anchor;
 use landmarks::{AUX_START, Landmark};
 use tracking::{FrameLandmarks, Tracker};
+
+/// The timestamp MediaPipe's Python solutions give frame `frame` (counted from 0) of any video:
+/// `(frame + 1) × 33 333 µs` (`solution_base.py` advances its clock before each frame).
+///
+/// The one-euro filters take their rate from the timestamps and treat 0 as "no time yet", so the
+/// offset matters: stamping frame 0 at 0 leaves it unfiltered and starts the filters a frame late,
+/// which on a 5 fps squat clip moves a knee 19 px from MediaPipe's a few frames later.
+pub fn mediapipe_solution_timestamp(frame: u64) -> Duration {
+    const STEP_US: u64 = 33_333;
+    Duration::from_micros(STEP_US * (frame + 1))
+}
 
 /// Which landmark model: bigger is more accurate and slower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -409,5 +421,22 @@ impl PoseEstimator {
             let px = |[x, y]: [f32; 2]| [x * width as f32, y * height as f32];
             roi::pose_roi(px(d.keypoints[0]), px(d.keypoints[1]))
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mediapipe_clock_starts_one_step_in() {
+        assert_eq!(
+            mediapipe_solution_timestamp(0),
+            Duration::from_micros(33_333)
+        );
+        assert_eq!(
+            mediapipe_solution_timestamp(2),
+            Duration::from_micros(99_999)
+        );
     }
 }
