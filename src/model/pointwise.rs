@@ -154,7 +154,7 @@ dispatch! {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn pointwise_generic<const FMA: bool>(
     k: usize,
     n: usize,
@@ -185,11 +185,13 @@ fn pointwise_generic<const FMA: bool>(
             for (r, row) in acc.iter_mut().enumerate() {
                 *row = [bias[block * ROWS + r]; COLS];
             }
+            // Fixed trip counts, so the block is unrolled and `acc` stays in registers.
             for (i, w) in weights.chunks_exact(ROWS).enumerate() {
+                let w: &[f32; ROWS] = w.try_into().unwrap();
                 let x: &[f32; COLS] = xs[i * stride..i * stride + COLS].try_into().unwrap();
-                for (row, &w) in acc.iter_mut().zip(w) {
-                    for (a, &x) in row.iter_mut().zip(x) {
-                        *a = madd::<FMA>(w, x, *a);
+                for r in 0..ROWS {
+                    for c in 0..COLS {
+                        acc[r][c] = madd::<FMA>(w[r], x[c], acc[r][c]);
                     }
                 }
             }
@@ -247,7 +249,7 @@ pub(crate) fn fused_activation(model: &TypedModel, id: usize) -> TractResult<(Ac
 
 /// The node reading node `id`'s single output, when it is the only reader and the output is not
 /// a model output.
-fn only_consumer(model: &TypedModel, id: usize) -> Option<usize> {
+pub(crate) fn only_consumer(model: &TypedModel, id: usize) -> Option<usize> {
     let node = model.node(id);
     let outlet = OutletId::new(id, 0);
     if node.outputs.len() != 1

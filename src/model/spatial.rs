@@ -141,7 +141,7 @@ dispatch! {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn spatial_conv_generic<const FMA: bool>(
     g: &Geometry,
     (h, w): (usize, usize),
@@ -203,8 +203,8 @@ fn spatial_conv_generic<const FMA: bool>(
                             let wv = weights[ky * kw + kx];
                             let start = (kx % sw) * phase_len + x0 + kx / sw;
                             let xs: &[f32; LANES] = row[start..start + LANES].try_into().unwrap();
-                            for (a, &x) in acc.iter_mut().zip(xs) {
-                                *a = madd::<FMA>(wv, x, *a);
+                            for i in 0..LANES {
+                                acc[i] = madd::<FMA>(wv, xs[i], acc[i]);
                             }
                         }
                     }

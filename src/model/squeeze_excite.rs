@@ -1,0 +1,269 @@
+//! Squeeze-and-excitation blocks as one op: [`SqueezeExcite`].
+//!
+//! The selfie models gate their channels after each depthwise convolution: global mean per
+//! channel, a small fully connected layer with ReLU, another with a sigmoid, and the input scaled
+//! per channel by the result. Decluttered, that is nine tract nodes (`Reduce<Sum>`, a scalar `Mul`,
+//! two `EinSum`s on a vector with their bias `Add`s, `Max`, `Sigmoid`, the broadcast `Mul`), each
+//! with its own dispatch, allocation and, for the products, a packing pass; the arithmetic is a
+//! few thousand multiply-adds. This op does the mean, both layers and the scaling in one call.
+//!
+//! [`rewrite`] swaps it into a decluttered model; the test compares it with the tract nodes.
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+use tract_onnx::tract_core::ops::math::{Add, Mul};
+use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Sigmoid};
+
+use super::kernel::Activation;
+use super::pointwise::{fused_activation, only_consumer};
+
+/// `[C, H, W]` f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`, per channel.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct SqueezeExcite {
+    /// Multiplies the per-channel sum (1/(H·W) for a mean).
+    pub scale: Arc<Tensor>,
+    /// `[M, C]`.
+    pub w1: Arc<Tensor>,
+    /// `[M]`.
+    pub b1: Arc<Tensor>,
+    pub activation: Activation,
+    /// `[C, M]`.
+    pub w2: Arc<Tensor>,
+    /// `[C]`.
+    pub b2: Arc<Tensor>,
+}
+
+impl Op for SqueezeExcite {
+    fn name(&self) -> StaticName {
+        "SqueezeExcite".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for SqueezeExcite {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let views = [
+            &*input,
+            &*self.w1,
+            &*self.b1,
+            &*self.w2,
+            &*self.b2,
+            &*self.scale,
+        ]
+        .map(|t| t.try_as_plain_ram());
+        let [x, w1, b1, w2, b2, scale] = views;
+        let (x, w1, b1, w2, b2, scale) = (
+            x?.as_slice::<f32>()?,
+            w1?.as_slice::<f32>()?,
+            b1?.as_slice::<f32>()?,
+            w2?.as_slice::<f32>()?,
+            b2?.as_slice::<f32>()?,
+            scale?.as_slice::<f32>()?[0],
+        );
+        let (c, m) = (b2.len(), b1.len());
+        let plane = x.len() / c;
+        let squeezed: Vec<f32> = x
+            .chunks_exact(plane)
+            .map(|p| p.iter().sum::<f32>() * scale)
+            .collect();
+        let hidden: Vec<f32> = w1
+            .chunks_exact(c)
+            .zip(b1)
+            .map(|(row, b)| self.activation.apply(b + dot(row, &squeezed)))
+            .collect();
+        let mut output = unsafe { Tensor::uninitialized::<f32>(input.shape())? };
+        let mut view = output.try_as_plain_ram_mut()?;
+        let out = view.as_slice_mut::<f32>()?;
+        for (((dst, src), row), b) in out
+            .chunks_exact_mut(plane)
+            .zip(x.chunks_exact(plane))
+            .zip(w2.chunks_exact(m))
+            .zip(b2)
+        {
+            let gate = 1.0 / (1.0 + (-(b + dot(row, &hidden))).exp());
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = s * gate;
+            }
+        }
+        Ok(tvec!(output.into_tvalue()))
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl TypedOp for SqueezeExcite {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs[0].datum_type == f32::datum_type() && inputs[0].rank() == 3);
+        Ok(tvec!(inputs[0].without_value()))
+    }
+
+    as_op!();
+}
+
+/// The constant f32 operand of node `id`, a binary op of kind `B` with `from`'s output on the
+/// other side.
+fn const_operand<B: BinMiniOp>(model: &TypedModel, id: usize, from: usize) -> Option<Arc<Tensor>> {
+    let node = model.node(id);
+    let op = node.op_as::<TypedBinOp>()?;
+    if !op.0.is::<B>() || node.inputs.len() != 2 {
+        return None;
+    }
+    let other = node.inputs.iter().find(|i| i.node != from)?;
+    let k = model.outlet_fact(*other).ok()?.konst.clone()?;
+    (k.datum_type() == f32::datum_type()).then_some(k)
+}
+
+/// The constant weights of `EinSum` node `id` with expression `expr`.
+fn einsum_weights(model: &TypedModel, id: usize, expr: &str) -> Option<Arc<Tensor>> {
+    let node = model.node(id);
+    let op = node.op_as::<EinSum>()?;
+    if op.q_params.is_some() || op.axes.to_string() != expr || node.inputs.len() != 2 {
+        return None;
+    }
+    let k = model.outlet_fact(node.inputs[1]).ok()?.konst.clone()?;
+    (k.datum_type() == f32::datum_type() && k.rank() == 2).then_some(k)
+}
+
+/// The op and the gating `Mul` node it replaces, if `Reduce` node `id` starts a squeeze-excite
+/// block.
+fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> {
+    let node = model.node(id);
+    let reduce = node.op_as::<Reduce>()?;
+    let x = node.inputs[0];
+    let fact = model.outlet_fact(x).ok()?;
+    if reduce.reducer != Reducer::Sum
+        || reduce.axes.as_slice() != [1, 2]
+        || fact.rank() != 3
+        || fact.datum_type != f32::datum_type()
+    {
+        return None;
+    }
+    let channels = fact.shape[0].to_usize().ok()?;
+    let norm = only_consumer(model, id)?;
+    let scale = const_operand::<Mul>(model, norm, id).filter(|k| k.len() == 1)?;
+    let fc1 = only_consumer(model, norm)?;
+    let w1 = einsum_weights(model, fc1, "IHW,OI->O")?;
+    let add1 = only_consumer(model, fc1)?;
+    let b1 = const_operand::<Add>(model, add1, fc1)?;
+    let (activation, act) = fused_activation(model, add1).ok()?;
+    let fc2 = only_consumer(model, act)?;
+    let w2 = einsum_weights(model, fc2, "I,OI->OHW")?;
+    let add2 = only_consumer(model, fc2)?;
+    let b2 = const_operand::<Add>(model, add2, fc2)?;
+    let sigmoid = only_consumer(model, add2)?;
+    if !model
+        .node(sigmoid)
+        .op_as::<ElementWiseOp>()
+        .is_some_and(|op| op.0.is::<Sigmoid>())
+    {
+        return None;
+    }
+    let gate = only_consumer(model, sigmoid)?;
+    let gate_node = model.node(gate);
+    let hidden = b1.len();
+    let shapes_fit = w1.shape() == [hidden, channels]
+        && w2.shape() == [channels, hidden]
+        && b2.len() == channels
+        && gate_node.inputs.contains(&x)
+        && gate_node
+            .op_as::<TypedBinOp>()
+            .is_some_and(|op| op.0.is::<Mul>())
+        && model.outlet_fact(OutletId::new(gate, 0)).ok()?.shape == fact.shape;
+    if !shapes_fit {
+        return None;
+    }
+    let b2 = (*b2)
+        .clone()
+        .into_shape(&[channels])
+        .ok()?
+        .into_arc_tensor();
+    let op = SqueezeExcite {
+        scale,
+        w1,
+        b1,
+        activation,
+        w2,
+        b2,
+    };
+    Some((op, gate))
+}
+
+/// Replaces every squeeze-excite block of a decluttered model (see the module documentation) by
+/// a [`SqueezeExcite`]. Returns how many were replaced.
+pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let Some((op, gate)) = match_block(model, id) else {
+            continue;
+        };
+        let node = model.node(id);
+        let mut patch = TypedModelPatch::default();
+        let input = patch.tap_model(model, node.inputs[0])?;
+        let out = patch.wire_node(&node.name, op, &[input])?;
+        patch.shunt_outside(model, OutletId::new(gate, 0), out[0])?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    if replaced > 0 {
+        model.compact()?;
+    }
+    Ok(replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelKind;
+
+    fn decluttered(kind: ModelKind) -> TypedModel {
+        tract_onnx::onnx()
+            .model_for_read(&mut kind.embedded().unwrap())
+            .unwrap()
+            .with_input_fact(0, f32::fact(kind.input_shape()).into())
+            .unwrap()
+            .into_typed()
+            .unwrap()
+            .into_decluttered()
+            .unwrap()
+    }
+
+    fn run(model: TypedModel, input: &Tensor) -> Tensor {
+        let plan = model.into_runnable().unwrap();
+        plan.run(tvec!(input.clone().into_tvalue())).unwrap()[0]
+            .clone()
+            .into_tensor()
+    }
+
+    /// Every block of both selfie models is replaced, and the models' outputs do not move.
+    #[test]
+    fn selfie_blocks_match_tract() {
+        for (kind, blocks) in [
+            (ModelKind::SelfieLandscape, 6),
+            (ModelKind::SelfieGeneral, 6),
+        ] {
+            let reference = decluttered(kind);
+            let shape = kind.input_shape();
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 999.0).collect();
+            let input = Tensor::from_shape(&shape, &values).unwrap();
+            let expected = run(reference.clone(), &input);
+            let mut ours = reference;
+            let replaced = rewrite(&mut ours).unwrap();
+            assert_eq!(replaced, blocks, "{kind}: {replaced} blocks");
+            let got = run(ours, &input);
+            got.close_enough(&expected, Approximation::Approximate)
+                .unwrap();
+        }
+    }
+}
