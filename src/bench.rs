@@ -174,7 +174,22 @@ pub struct Stages {
     pub end_to_end: Summary,
 }
 
-/// One benchmark's result; serialises to the `--json` contract (plus `iters`, `frame`, `platform`).
+/// The BlazePose pipeline stage by stage (`--model pose-lite|pose-full`), ms per frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PoseStages {
+    /// Letterbox, detector and decoding, on frames that run it (the first one, and any frame after
+    /// the person was lost): timed on frames with the tracking reset.
+    pub detector: Summary,
+    /// Rotated ROI crop into the landmark model's input, tracked frames.
+    pub warp: Summary,
+    /// Landmark model, tracked frames.
+    pub landmarks: Summary,
+    /// Landmark decoding, projection and filters, tracked frames.
+    pub decode: Summary,
+}
+
+/// One benchmark's result; serialises to the `--json` contract (plus `iters`, `frame`, `platform`,
+/// and `pose_stages` for the pose models).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub model: String,
@@ -186,6 +201,8 @@ pub struct Report {
     /// Frame width and height.
     pub frame: (u32, u32),
     pub stages: Stages,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pose_stages: Option<PoseStages>,
     pub platform: Platform,
 }
 
@@ -202,6 +219,15 @@ struct Samples {
     inference: Vec<Duration>,
     postprocess: Vec<Duration>,
     end_to_end: Vec<Duration>,
+    pose: Option<PoseSamples>,
+}
+
+#[derive(Default)]
+struct PoseSamples {
+    detector: Vec<Duration>,
+    warp: Vec<Duration>,
+    landmarks: Vec<Duration>,
+    decode: Vec<Duration>,
 }
 
 impl Samples {
@@ -219,6 +245,15 @@ impl Samples {
             postprocess: Summary::of(&self.postprocess),
             end_to_end: Summary::of(&self.end_to_end),
         }
+    }
+
+    fn pose_stages(&self) -> Option<PoseStages> {
+        self.pose.as_ref().map(|p| PoseStages {
+            detector: Summary::of(&p.detector),
+            warp: Summary::of(&p.warp),
+            landmarks: Summary::of(&p.landmarks),
+            decode: Summary::of(&p.decode),
+        })
     }
 }
 
@@ -245,6 +280,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, BenchError> {
         iters: config.iters,
         frame: image.dimensions(),
         stages: samples.stages(),
+        pose_stages: samples.pose_stages(),
         platform: Platform::probe(),
     })
 }
@@ -314,6 +350,7 @@ fn time_pose(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchErr
         ..PoseEstimatorConfig::default()
     })?;
     let mut samples = Samples::default();
+    let mut pose = PoseSamples::default();
     let frame_time = Duration::from_millis(33);
     for i in 0..config.warmup + config.iters {
         let started = Instant::now();
@@ -327,8 +364,18 @@ fn time_pose(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchErr
         if i >= config.warmup {
             let t = estimator.stage_times();
             samples.push(t.detector + t.warp, t.landmarks, t.decode, total);
+            pose.warp.push(t.warp);
+            pose.landmarks.push(t.landmarks);
+            pose.decode.push(t.decode);
         }
     }
+    // The detector runs once per lost person, so it gets its own frames: each one starts over.
+    for _ in 0..config.iters {
+        estimator.reset();
+        std::hint::black_box(estimator.estimate_poses(image, None)?);
+        pose.detector.push(estimator.stage_times().detector);
+    }
+    samples.pose = Some(pose);
     Ok(samples)
 }
 

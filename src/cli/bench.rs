@@ -128,6 +128,22 @@ fn print_table(report: &Report) -> std::io::Result<()> {
             t.median_ms, t.p10_ms, t.p90_ms
         )?;
     }
+    if let Some(p) = &report.pose_stages {
+        writeln!(out, "pose pipeline:")?;
+        let rows: [(&str, &Summary); 4] = [
+            ("detector", &p.detector),
+            ("warp", &p.warp),
+            ("landmarks", &p.landmarks),
+            ("decode", &p.decode),
+        ];
+        for (name, t) in rows {
+            writeln!(
+                out,
+                "  {name:<10} {:>10.3} {:>10.3} {:>10.3}",
+                t.median_ms, t.p10_ms, t.p90_ms
+            )?;
+        }
+    }
     Ok(())
 }
 
