@@ -90,3 +90,28 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// Inputs and outputs of the kernels' tests against tract's reference ops.
+#[cfg(test)]
+pub(crate) mod testing {
+    use tract_onnx::prelude::Tensor;
+
+    pub fn values(t: &Tensor) -> &[f32] {
+        t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap()
+    }
+
+    /// Deterministic values in [-1, 1] (xorshift), so a failing case reruns the same.
+    pub fn random(shape: &[usize], seed: u64) -> Tensor {
+        let mut state = seed | 1;
+        let n = shape.iter().product();
+        let values: Vec<f32> = (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect();
+        Tensor::from_shape(shape, &values).unwrap()
+    }
+}

@@ -358,29 +358,12 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernel::testing::{random, values};
     use proptest::prelude::*;
     use tract_onnx::tract_core::ops::math::{add, max};
     use tract_onnx::tract_core::ops::nn::hard_swish;
 
     type Kernel = fn(usize, usize, &[f32], &[f32], &[f32], Activation, Option<&[f32]>, &mut [f32]);
-
-    fn values(t: &Tensor) -> &[f32] {
-        t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap()
-    }
-
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let mut state = seed | 1;
-        let n = shape.iter().product();
-        let values: Vec<f32> = (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect();
-        Tensor::from_shape(shape, &values).unwrap()
-    }
 
     /// `EinSum`, bias `Add`, then an activation (0: none, 1: relu, 2: hard-swish, 3: none and a
     /// residual `Add` of the second input), as the decluttered selfie models have them.

@@ -325,6 +325,7 @@ fn spatial_conv_for(model: &TypedModel, id: usize) -> TractResult<Option<Spatial
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernel::testing::{random, values};
     use proptest::prelude::*;
     use tract_onnx::tract_core::ops::cnn::PoolSpec;
     use tract_onnx::tract_core::ops::math::max;
@@ -390,24 +391,6 @@ mod tests {
         &mut Vec<f32>,
         &mut [f32],
     );
-
-    fn values(t: &Tensor) -> &[f32] {
-        t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap()
-    }
-
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let mut state = seed | 1;
-        let n = shape.iter().product();
-        let values: Vec<f32> = (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect();
-        Tensor::from_shape(shape, &values).unwrap()
-    }
 
     /// tract's `Conv` and activation for `case`, as a model with one CHW input.
     fn reference_model(case: &Case) -> TypedModel {
