@@ -2,7 +2,7 @@
 //! every configured output: events (JSON lines), GPIO pins, a display, and systemd's readiness
 //! and watchdog notifications.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -158,7 +158,7 @@ pub(crate) fn execute(
                 display.update(&state, now);
             }
             if let Some(systemd) = &systemd {
-                systemd.frame(&display::status_line(&state), now);
+                systemd.frame(&state, now);
             }
             if drawing_error.is_none() {
                 drawing_error = per_frame(image, result).err();
@@ -302,12 +302,14 @@ impl FpsMeter {
 }
 
 /// systemd's side of the loop: `READY=1` with the first frame (the models are loaded by then),
-/// `STATUS=` every few seconds, and, through [`Watchdog`], `WATCHDOG=1` on every pass of the
+/// `STATUS=` when the zone, pose or rep count changes and otherwise every few seconds (for the
+/// frame rate), and, through [`Watchdog`], `WATCHDOG=1` on every pass of the
 /// loop. A failing socket is reported once, not every frame.
 struct Systemd {
     notifier: Notifier,
     ready: Cell<bool>,
     next_status: Cell<Option<Instant>>,
+    headline: RefCell<String>,
     failing: Cell<bool>,
 }
 
@@ -319,18 +321,25 @@ impl Systemd {
             notifier,
             ready: Cell::new(false),
             next_status: Cell::new(None),
+            headline: RefCell::new(String::new()),
             failing: Cell::new(false),
         }
     }
 
-    fn frame(&self, status: &str, now: Instant) {
-        if !self.ready.get() {
-            self.ready.set(true);
-            self.next_status.set(Some(now + Self::STATUS_EVERY));
-            self.check(self.notifier.ready(status));
-        } else if self.next_status.get().is_none_or(|at| now >= at) {
-            self.next_status.set(Some(now + Self::STATUS_EVERY));
-            self.check(self.notifier.status(status));
+    fn frame(&self, state: &DisplayState<'_>, now: Instant) {
+        let headline = display::status_headline(state);
+        let changed = *self.headline.borrow() != headline;
+        let due = self.next_status.get().is_none_or(|at| now >= at);
+        if !(changed || due) {
+            return;
+        }
+        self.headline.replace(headline);
+        self.next_status.set(Some(now + Self::STATUS_EVERY));
+        let status = display::status_line(state);
+        if self.ready.replace(true) {
+            self.check(self.notifier.status(&status));
+        } else {
+            self.check(self.notifier.ready(&status));
         }
     }
 

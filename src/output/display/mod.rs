@@ -55,7 +55,7 @@ pub use canvas::Canvas;
 pub use fb::{Bitfield, FbInfo, Framebuffer};
 pub use oled::{OLED_SIZE, Oled};
 pub use png::PngSink;
-pub use render::{render_oled, render_panel, status_line, zone_colour};
+pub use render::{render_oled, render_panel, status_headline, status_line, zone_colour};
 
 /// What a zone looks like right now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

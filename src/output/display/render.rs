@@ -30,15 +30,19 @@ pub fn zone_colour(state: ZoneState) -> Rgb888 {
     }
 }
 
-/// One line of status: `mat · squat · 12 reps · 9.8 fps`.
+/// One line of status: `mat | squat | 12 reps | 9.8 fps`.
 pub fn status_line(state: &DisplayState<'_>) -> String {
-    let mut parts = Vec::with_capacity(4);
+    format!("{} | {:.1} fps", status_headline(state), state.fps)
+}
+
+/// The status line without the frame rate: what changes when something happens in a zone.
+pub fn status_headline(state: &DisplayState<'_>) -> String {
+    let mut parts = Vec::with_capacity(3);
     parts.push(state.zone.unwrap_or("no zone").to_string());
     if let Some(pose) = state.pose {
         parts.push(pose.to_string());
     }
     parts.push(format!("{} reps", state.reps));
-    parts.push(format!("{:.1} fps", state.fps));
     parts.join(" | ")
 }
 
