@@ -8,6 +8,9 @@
 //! few thousand multiply-adds. This op does the mean, both layers and the scaling in one call.
 //!
 //! [`rewrite`] swaps it into a decluttered model; the test compares it with the tract nodes.
+//! Blocks come in two layouts: channels first on x86_64, channels last where tract has a
+//! channel-inner depthwise kernel (aarch64), whose declutter moves the depthwise convolutions and
+//! what follows them to HWC.
 
 use std::sync::Arc;
 
@@ -22,9 +25,11 @@ use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Sigmoid};
 use super::kernel::Activation;
 use super::pointwise::{fused_activation, only_consumer};
 
-/// `[C, H, W]` f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`, per channel.
+/// `[C, H, W]` (or `[H, W, C]`) f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`, per channel.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct SqueezeExcite {
+    /// `[H, W, C]` rather than `[C, H, W]`.
+    pub channels_last: bool,
     /// Multiplies the per-channel sum (1/(H·W) for a mean).
     pub scale: Arc<Tensor>,
     /// `[M, C]`.
@@ -70,28 +75,48 @@ impl EvalOp for SqueezeExcite {
             scale?.as_slice::<f32>()?[0],
         );
         let (c, m) = (b2.len(), b1.len());
-        let plane = x.len() / c;
-        let squeezed: Vec<f32> = x
-            .chunks_exact(plane)
-            .map(|p| p.iter().sum::<f32>() * scale)
-            .collect();
+        let mut squeezed = vec![0.0f32; c];
+        if self.channels_last {
+            for pixel in x.chunks_exact(c) {
+                for (s, v) in squeezed.iter_mut().zip(pixel) {
+                    *s += v;
+                }
+            }
+        } else {
+            for (s, plane) in squeezed.iter_mut().zip(x.chunks_exact(x.len() / c)) {
+                *s = plane.iter().sum();
+            }
+        }
+        squeezed.iter_mut().for_each(|s| *s *= scale);
         let hidden: Vec<f32> = w1
             .chunks_exact(c)
             .zip(b1)
             .map(|(row, b)| self.activation.apply(b + dot(row, &squeezed)))
             .collect();
+        let gates: Vec<f32> = w2
+            .chunks_exact(m)
+            .zip(b2)
+            .map(|(row, b)| 1.0 / (1.0 + (-(b + dot(row, &hidden))).exp()))
+            .collect();
         let mut output = unsafe { Tensor::uninitialized::<f32>(input.shape())? };
         let mut view = output.try_as_plain_ram_mut()?;
         let out = view.as_slice_mut::<f32>()?;
-        for (((dst, src), row), b) in out
-            .chunks_exact_mut(plane)
-            .zip(x.chunks_exact(plane))
-            .zip(w2.chunks_exact(m))
-            .zip(b2)
-        {
-            let gate = 1.0 / (1.0 + (-(b + dot(row, &hidden))).exp());
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = s * gate;
+        if self.channels_last {
+            for (dst, src) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                for ((d, s), g) in dst.iter_mut().zip(src).zip(&gates) {
+                    *d = s * g;
+                }
+            }
+        } else {
+            let plane = x.len() / c;
+            for ((dst, src), g) in out
+                .chunks_exact_mut(plane)
+                .zip(x.chunks_exact(plane))
+                .zip(&gates)
+            {
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = s * g;
+                }
             }
         }
         Ok(tvec!(output.into_tvalue()))
@@ -142,23 +167,26 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> 
     let reduce = node.op_as::<Reduce>()?;
     let x = node.inputs[0];
     let fact = model.outlet_fact(x).ok()?;
-    if reduce.reducer != Reducer::Sum
-        || reduce.axes.as_slice() != [1, 2]
-        || fact.rank() != 3
-        || fact.datum_type != f32::datum_type()
-    {
+    if reduce.reducer != Reducer::Sum || fact.rank() != 3 || fact.datum_type != f32::datum_type() {
         return None;
     }
-    let channels = fact.shape[0].to_usize().ok()?;
+    let (channels_last, fc1_expr, fc2_expr) = match reduce.axes.as_slice() {
+        [1, 2] => (false, "IHW,OI->O", "I,OI->OHW"),
+        [0, 1] => (true, "HWI,OI->O", "I,OI->HWO"),
+        _ => return None,
+    };
+    let channels = fact.shape[if channels_last { 2 } else { 0 }]
+        .to_usize()
+        .ok()?;
     let norm = only_consumer(model, id)?;
     let scale = const_operand::<Mul>(model, norm, id).filter(|k| k.len() == 1)?;
     let fc1 = only_consumer(model, norm)?;
-    let w1 = einsum_weights(model, fc1, "IHW,OI->O")?;
+    let w1 = einsum_weights(model, fc1, fc1_expr)?;
     let add1 = only_consumer(model, fc1)?;
     let b1 = const_operand::<Add>(model, add1, fc1)?;
     let (activation, act) = fused_activation(model, add1).ok()?;
     let fc2 = only_consumer(model, act)?;
-    let w2 = einsum_weights(model, fc2, "I,OI->OHW")?;
+    let w2 = einsum_weights(model, fc2, fc2_expr)?;
     let add2 = only_consumer(model, fc2)?;
     let b2 = const_operand::<Add>(model, add2, fc2)?;
     let sigmoid = only_consumer(model, add2)?;
@@ -189,6 +217,7 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> 
         .ok()?
         .into_arc_tensor();
     let op = SqueezeExcite {
+        channels_last,
         scale,
         w1,
         b1,
@@ -264,6 +293,41 @@ mod tests {
             let got = run(ours, &input);
             got.close_enough(&expected, Approximation::Approximate)
                 .unwrap();
+        }
+    }
+
+    /// The channels-last op (only tract's aarch64 graphs have it) computes what the
+    /// channels-first one does on the transposed input, so x86_64 tests it too.
+    #[test]
+    fn both_layouts_agree() {
+        use crate::model::kernel::testing::{random, values};
+        let (c, m, h, w) = (16, 8, 5, 7);
+        let chw = SqueezeExcite {
+            channels_last: false,
+            scale: tensor0(1.0 / (h * w) as f32).into_arc_tensor(),
+            w1: random(&[m, c], 1).into_arc_tensor(),
+            b1: random(&[m], 2).into_arc_tensor(),
+            activation: Activation::Relu,
+            w2: random(&[c, m], 3).into_arc_tensor(),
+            b2: random(&[c], 4).into_arc_tensor(),
+        };
+        let hwc = SqueezeExcite {
+            channels_last: true,
+            ..chw.clone()
+        };
+        let one_op = |op: SqueezeExcite, input: &Tensor| {
+            let mut model = TypedModel::default();
+            let x = model.add_source("x", f32::fact(input.shape())).unwrap();
+            let y = model.wire_node("se", op, &[x]).unwrap();
+            model.select_output_outlets(&y).unwrap();
+            run(model, input)
+        };
+        let x = random(&[c, h, w], 5);
+        let expected = one_op(chw, &x);
+        let x_hwc = x.clone().permute_axes(&[1, 2, 0]).unwrap();
+        let got = one_op(hwc, &x_hwc).permute_axes(&[2, 0, 1]).unwrap();
+        for (a, b) in values(&got).iter().zip(values(&expected)) {
+            assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
         }
     }
 }
