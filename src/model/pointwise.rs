@@ -24,12 +24,10 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::{Add, Max};
 use tract_onnx::tract_core::ops::nn::HardSwish;
 
-use super::kernel::{Activation, dispatch, madd};
+use super::kernel::{Activation, Simd, dispatch};
 
 /// Output channels per block.
 const ROWS: usize = 4;
-/// Pixels per block: three AVX registers, six NEON registers.
-const COLS: usize = 24;
 
 /// `[I, H, W]` or `[1, I, H, W]` f32 → `[O, H, W]`: `act(W·x + bias) (+ residual)`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -154,8 +152,32 @@ dispatch! {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-fn pointwise_generic<const FMA: bool>(
+#[allow(clippy::too_many_arguments)]
+fn pointwise_generic<S: Simd>(
+    s: S,
+    k: usize,
+    n: usize,
+    src: &[f32],
+    packed: &[f32],
+    bias: &[f32],
+    activation: Activation,
+    residual: Option<&[f32]>,
+    dst: &mut [f32],
+) {
+    // A block's accumulators, one input row and a broadcast weight must fit in the registers:
+    // 4 × 3 + 3 + 1 of AVX2's 16, 4 × 6 + 6 + 1 of NEON's 32.
+    if S::REGISTERS >= 32 {
+        pointwise_blocks::<S, 6>(s, k, n, src, packed, bias, activation, residual, dst)
+    } else {
+        pointwise_blocks::<S, 3>(s, k, n, src, packed, bias, activation, residual, dst)
+    }
+}
+
+/// [`pointwise`] in blocks of [`ROWS`] output channels × `C` vectors of pixels.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pointwise_blocks<S: Simd, const C: usize>(
+    s: S,
     k: usize,
     n: usize,
     src: &[f32],
@@ -166,32 +188,39 @@ fn pointwise_generic<const FMA: bool>(
     dst: &mut [f32],
 ) {
     let out_channels = dst.len() / n;
-    let mut panel = Vec::new();
-    for p0 in (0..n).step_by(COLS) {
-        let cols = COLS.min(n - p0);
-        // A short last block is copied into a zero-padded panel so the kernel reads full rows.
-        let (xs, stride) = if cols == COLS {
+    let blocks = out_channels.div_ceil(ROWS);
+    let width = C * S::LANES;
+    assert!(src.len() >= k * n && packed.len() == blocks * k * ROWS && bias.len() >= blocks * ROWS);
+    assert!(residual.is_none_or(|r| r.len() == dst.len()));
+    // A short last block of pixels is copied into a zero-padded panel so the kernel reads full
+    // vectors, and its results are staged before the partial store.
+    let (mut panel, mut staged) = (Vec::new(), Vec::new());
+    for p0 in (0..n).step_by(width) {
+        let cols = width.min(n - p0);
+        let (xs, stride) = if cols == width {
             (&src[p0..], n)
         } else {
             panel.clear();
-            panel.resize(k * COLS, 0.0);
-            for (i, row) in panel.chunks_exact_mut(COLS).enumerate() {
+            panel.resize(k * width, 0.0);
+            for (i, row) in panel.chunks_exact_mut(width).enumerate() {
                 row[..cols].copy_from_slice(&src[i * n + p0..][..cols]);
             }
-            (&panel[..], COLS)
+            staged.resize(width, 0.0);
+            (&panel[..], width)
         };
         for (block, weights) in packed.chunks_exact(k * ROWS).enumerate() {
-            let mut acc = [[0f32; COLS]; ROWS];
-            for (r, row) in acc.iter_mut().enumerate() {
-                *row = [bias[block * ROWS + r]; COLS];
-            }
-            // Fixed trip counts, so the block is unrolled and `acc` stays in registers.
+            let mut acc: [[S::V; C]; ROWS] =
+                std::array::from_fn(|r| [s.splat(bias[block * ROWS + r]); C]);
             for (i, w) in weights.chunks_exact(ROWS).enumerate() {
-                let w: &[f32; ROWS] = w.try_into().unwrap();
-                let x: &[f32; COLS] = xs[i * stride..i * stride + COLS].try_into().unwrap();
-                for r in 0..ROWS {
-                    for c in 0..COLS {
-                        acc[r][c] = madd::<FMA>(w[r], x[c], acc[r][c]);
+                // SAFETY: row `i` of `xs` has `width` values from `i · stride`: a full block
+                // ends at `i·n + p0 + width ≤ k·n ≤ src.len()`, the panel is `k × width`.
+                let x: [S::V; C] = std::array::from_fn(|c| unsafe {
+                    s.load(xs.as_ptr().add(i * stride + c * S::LANES))
+                });
+                for (r, &w) in w.iter().enumerate() {
+                    let w = s.splat(w);
+                    for c in 0..C {
+                        acc[r][c] = s.mul_add(w, x[c], acc[r][c]);
                     }
                 }
             }
@@ -200,17 +229,31 @@ fn pointwise_generic<const FMA: bool>(
                 if o >= out_channels {
                     break;
                 }
-                let out = &mut dst[o * n + p0..][..cols];
-                match residual {
-                    Some(res) => {
-                        for ((d, &a), &r) in out.iter_mut().zip(row).zip(&res[o * n + p0..]) {
-                            *d = activation.apply(a) + r;
+                let at = o * n + p0;
+                for (c, &a) in row.iter().enumerate() {
+                    let mut v = activation.apply(s, a);
+                    let lane = c * S::LANES;
+                    if cols == width {
+                        if let Some(res) = residual {
+                            // SAFETY: `at + width ≤ (o + 1)·n ≤ res.len()` for a full block.
+                            v = s.add(v, unsafe { s.load(res.as_ptr().add(at + lane)) });
                         }
+                        // SAFETY: as above, within `dst`.
+                        unsafe { s.store(dst.as_mut_ptr().add(at + lane), v) };
+                    } else {
+                        // SAFETY: `staged` holds `width` values.
+                        unsafe { s.store(staged.as_mut_ptr().add(lane), v) };
                     }
-                    None => {
-                        for (d, &a) in out.iter_mut().zip(row) {
-                            *d = activation.apply(a);
+                }
+                if cols < width {
+                    let out = &mut dst[at..at + cols];
+                    match residual {
+                        Some(res) => {
+                            for ((d, &v), &r) in out.iter_mut().zip(&staged).zip(&res[at..]) {
+                                *d = v + r;
+                            }
                         }
+                        None => out.copy_from_slice(&staged[..cols]),
                     }
                 }
             }
@@ -431,7 +474,7 @@ mod tests {
         }
 
         #[test]
-        fn portable_and_fma_builds_agree(
+        fn portable_and_simd_builds_agree(
             i in 1usize..40, o in 1usize..30, n in 1usize..100, residual in any::<bool>(), seed in any::<u64>(),
         ) {
             let src = random(&[i, n], seed);

@@ -22,7 +22,7 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::{Add, Mul};
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Sigmoid};
 
-use super::kernel::Activation;
+use super::kernel::{Activation, Portable};
 use super::pointwise::{fused_activation, only_consumer};
 
 /// `[C, H, W]` (or `[H, W, C]`) f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`, per channel.
@@ -91,7 +91,7 @@ impl EvalOp for SqueezeExcite {
         let hidden: Vec<f32> = w1
             .chunks_exact(c)
             .zip(b1)
-            .map(|(row, b)| self.activation.apply(b + dot(row, &squeezed)))
+            .map(|(row, b)| self.activation.apply(Portable, b + dot(row, &squeezed)))
             .collect();
         let gates: Vec<f32> = w2
             .chunks_exact(m)
