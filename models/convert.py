@@ -313,14 +313,14 @@ class Converter:
     def conv_bias(self, ins):
         return [self.const(ins[2])] if len(ins) > 2 and ins[2] >= 0 else []
 
-    def op_CONV_2D(self, op, ins, outs):
-        o = options(op, tflite.Conv2DOptions)
-        w = self.consts[ins[1]]  # OHWI
+    def conv(self, op, ins, outs, options_type, to_onnx_weight, tag, group):
+        o = options(op, options_type)
+        w = self.consts[ins[1]]
         strides = [o.StrideH(), o.StrideW()]
         dil = [o.DilationHFactor(), o.DilationWFactor()]
         in_hw = self.shape(ins[0])[1:3]
         pads = self.conv_pads(o.Padding(), in_hw, w.shape[1:3], strides, dil)
-        weight = self.const(ins[1], lambda a: a.transpose(0, 3, 1, 2), "oihw")
+        weight = self.const(ins[1], to_onnx_weight, tag)
         self.emit_with_activation(
             "Conv",
             [self.name(ins[0]), weight] + self.conv_bias(ins),
@@ -330,29 +330,19 @@ class Converter:
             strides=strides,
             dilations=dil,
             pads=pads,
-            group=1,
+            group=group,
         )
 
+    def op_CONV_2D(self, op, ins, outs):
+        # OHWI → OIHW
+        self.conv(op, ins, outs, tflite.Conv2DOptions, lambda a: a.transpose(0, 3, 1, 2), "oihw", 1)
+
     def op_DEPTHWISE_CONV_2D(self, op, ins, outs):
-        o = options(op, tflite.DepthwiseConv2DOptions)
-        w = self.consts[ins[1]]  # 1 H W (C*M)
+        # Weights 1HW(C·M): output channel c·M+m reads input channel c, exactly ONNX's grouped conv
+        # with C groups.
         c_in = self.shape(ins[0])[3]
-        strides = [o.StrideH(), o.StrideW()]
-        dil = [o.DilationHFactor(), o.DilationWFactor()]
-        in_hw = self.shape(ins[0])[1:3]
-        pads = self.conv_pads(o.Padding(), in_hw, w.shape[1:3], strides, dil)
-        # Output channel c*M+m reads input channel c: exactly ONNX's grouped conv with C groups.
-        weight = self.const(ins[1], lambda a: a.transpose(3, 0, 1, 2), "dw")
-        self.emit_with_activation(
-            "Conv",
-            [self.name(ins[0]), weight] + self.conv_bias(ins),
-            outs[0],
-            o.FusedActivationFunction(),
-            kernel_shape=list(w.shape[1:3]),
-            strides=strides,
-            dilations=dil,
-            pads=pads,
-            group=c_in,
+        self.conv(
+            op, ins, outs, tflite.DepthwiseConv2DOptions, lambda a: a.transpose(3, 0, 1, 2), "dw", c_in
         )
 
     def op_CUSTOM_Convolution2DTransposeBias(self, op, ins, outs):

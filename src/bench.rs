@@ -323,15 +323,26 @@ fn time_segmenter(config: &BenchConfig, image: &RgbImage) -> Result<Samples, Ben
         precision: config.precision,
         model_path: None,
     })?;
+    time_frames(config, |_| {
+        std::hint::black_box(segmenter.segment_people(image)?);
+        let t = segmenter.stage_times();
+        Ok([t.preprocess, t.inference, t.postprocess])
+    })
+}
+
+/// Runs `frame(i)` for the warm-up and timed frames; it returns the stages it just timed
+/// (preprocess, inference, postprocess), kept with the whole call's time for the timed frames.
+fn time_frames<E>(
+    config: &BenchConfig,
+    mut frame: impl FnMut(usize) -> Result<[Duration; 3], E>,
+) -> Result<Samples, E> {
     let mut samples = Samples::default();
     for i in 0..config.warmup + config.iters {
         let started = Instant::now();
-        let people = segmenter.segment_people(image)?;
+        let [pre, inference, post] = frame(i)?;
         let total = started.elapsed();
-        std::hint::black_box(people);
         if i >= config.warmup {
-            let t = segmenter.stage_times();
-            samples.push(t.preprocess, t.inference, t.postprocess, total);
+            samples.push(pre, inference, post, total);
         }
     }
     Ok(samples)
@@ -349,26 +360,23 @@ fn time_pose(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchErr
         precision: config.precision,
         ..PoseEstimatorConfig::default()
     })?;
-    let mut samples = Samples::default();
     let mut pose = PoseSamples::default();
     let frame_time = Duration::from_millis(33);
-    for i in 0..config.warmup + config.iters {
-        let started = Instant::now();
+    let mut samples = time_frames(config, |i| {
         let poses = estimator.estimate_poses(image, Some(frame_time * i as u32))?;
-        let total = started.elapsed();
         if poses.is_empty() {
             let (width, height) = image.dimensions();
             return Err(BenchError::NoPerson { width, height });
         }
         std::hint::black_box(poses);
+        let t = estimator.stage_times();
         if i >= config.warmup {
-            let t = estimator.stage_times();
-            samples.push(t.detector + t.warp, t.landmarks, t.decode, total);
             pose.warp.push(t.warp);
             pose.landmarks.push(t.landmarks);
             pose.decode.push(t.decode);
         }
-    }
+        Ok([t.detector + t.warp, t.landmarks, t.decode])
+    })?;
     // The detector runs once per lost person, so it gets its own frames: each one starts over.
     for _ in 0..config.iters {
         estimator.reset();
