@@ -120,18 +120,40 @@ impl ImageToTensor {
     }
 
     /// Samples `roi` of `image` into `out`, planar NCHW (`3 × height × width`), and returns the letterbox padding.
+    /// `image` is any [`Pixels`]: a decoded picture, or a camera buffer converted tap by tap
+    /// (the same tensor as converting it whole first, for a fraction of the work when the
+    /// tensor is smaller than the image).
     ///
     /// # Panics
     /// If `out` is not `3 × height × width` long (a programming error, not an input error).
-    pub fn run(&self, image: &RgbImage, roi: &RotatedRect, out: &mut [f32]) -> Padding {
+    pub fn run<P: Pixels + ?Sized>(
+        &self,
+        image: &P,
+        roi: &RotatedRect,
+        out: &mut [f32],
+    ) -> Padding {
         let plane = self.width * self.height;
         assert_eq!(out.len(), 3 * plane, "tensor buffer size");
-        let (roi, padding) = self.pad_roi(roi);
-        let (sin, cos) = roi.rotation.sin_cos();
         let scale = (self.range.1 - self.range.0) / 255.0;
         let offset = self.range.0;
         let (r_plane, rest) = out.split_at_mut(plane);
         let (g_plane, b_plane) = rest.split_at_mut(plane);
+        self.sample(image, roi, |i, px| {
+            r_plane[i] = px[0] as f32 * scale + offset;
+            g_plane[i] = px[1] as f32 * scale + offset;
+            b_plane[i] = px[2] as f32 * scale + offset;
+        })
+    }
+
+    /// Hands every tensor pixel, by row-major index, to `put`.
+    fn sample<P: Pixels + ?Sized>(
+        &self,
+        image: &P,
+        roi: &RotatedRect,
+        mut put: impl FnMut(usize, [u8; 3]),
+    ) -> Padding {
+        let (roi, padding) = self.pad_roi(roi);
+        let (sin, cos) = roi.rotation.sin_cos();
         let sampler = Sampler::new(image, self.border);
         for v in 0..self.height {
             let dy = (v as f32 / self.height as f32 - 0.5) * roi.height;
@@ -139,20 +161,56 @@ impl ImageToTensor {
                 let dx = (u as f32 / self.width as f32 - 0.5) * roi.width;
                 let x = roi.cx + cos * dx - sin * dy;
                 let y = roi.cy + sin * dx + cos * dy;
-                let px = sampler.bilinear(x, y);
-                let i = v * self.width + u;
-                r_plane[i] = px[0] as f32 * scale + offset;
-                g_plane[i] = px[1] as f32 * scale + offset;
-                b_plane[i] = px[2] as f32 * scale + offset;
+                put(v * self.width + u, sampler.bilinear(x, y));
             }
         }
         padding
     }
 }
 
+/// Stretches all of `image` over `out` with [`ImageToTensor`]'s mapping, edges replicated:
+/// sampling the result at the same size again is an identity.
+pub fn resize_rgb<P: Pixels + ?Sized>(image: &P, out: &mut RgbImage) {
+    let (width, height) = out.dimensions();
+    let (w, h) = image.dimensions();
+    let stretch = ImageToTensor {
+        width: width as usize,
+        height: height as usize,
+        keep_aspect_ratio: false,
+        range: (0.0, 255.0),
+        border: BorderMode::Replicate,
+    };
+    let data: &mut [u8] = out;
+    stretch.sample(image, &RotatedRect::whole(w, h), |i, px| {
+        data[3 * i..3 * i + 3].copy_from_slice(&px)
+    });
+}
+
+/// An 8-bit RGB picture read pixel by pixel.
+pub trait Pixels {
+    /// Width and height in pixels, both at least 1.
+    fn dimensions(&self) -> (u32, u32);
+
+    /// The pixel at column `x`, row `y`, both inside [`Pixels::dimensions`].
+    fn rgb(&self, x: usize, y: usize) -> [u8; 3];
+}
+
+impl Pixels for RgbImage {
+    fn dimensions(&self) -> (u32, u32) {
+        RgbImage::dimensions(self)
+    }
+
+    #[inline]
+    fn rgb(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width() as usize + x) * 3;
+        let data = self.as_raw();
+        [data[i], data[i + 1], data[i + 2]]
+    }
+}
+
 /// OpenCV's fixed-point bilinear sampling of an 8-bit RGB image.
-struct Sampler<'a> {
-    data: &'a [u8],
+struct Sampler<'a, P: ?Sized> {
+    image: &'a P,
     width: i64,
     height: i64,
     border: BorderMode,
@@ -161,16 +219,18 @@ struct Sampler<'a> {
 /// OpenCV's `INTER_BITS`: sub-pixel positions are quantised to 1/32.
 const INTER_TAB_SIZE: f32 = 32.0;
 
-impl<'a> Sampler<'a> {
-    fn new(image: &'a RgbImage, border: BorderMode) -> Self {
+impl<'a, P: Pixels + ?Sized> Sampler<'a, P> {
+    fn new(image: &'a P, border: BorderMode) -> Self {
+        let (width, height) = image.dimensions();
         Sampler {
-            data: image.as_raw(),
-            width: i64::from(image.width()),
-            height: i64::from(image.height()),
+            image,
+            width: i64::from(width),
+            height: i64::from(height),
             border,
         }
     }
 
+    #[inline]
     fn pixel(&self, x: i64, y: i64) -> [u8; 3] {
         let (x, y) = match self.border {
             BorderMode::Zero if x < 0 || y < 0 || x >= self.width || y >= self.height => {
@@ -179,17 +239,33 @@ impl<'a> Sampler<'a> {
             BorderMode::Zero => (x, y),
             BorderMode::Replicate => (x.clamp(0, self.width - 1), y.clamp(0, self.height - 1)),
         };
-        let i = ((y * self.width + x) * 3) as usize;
-        [self.data[i], self.data[i + 1], self.data[i + 2]]
+        self.image.rgb(x as usize, y as usize)
     }
 
     fn bilinear(&self, x: f32, y: f32) -> [u8; 3] {
         let (x0, ax) = quantise(x);
         let (y0, ay) = quantise(y);
+        // A tap of weight 0 adds exactly 0: skip it (a stretch by an integer factor lands on
+        // pixel centres, and every tap of a camera buffer costs a colour conversion).
         let p00 = self.pixel(x0, y0);
-        let p01 = self.pixel(x0 + 1, y0);
-        let p10 = self.pixel(x0, y0 + 1);
-        let p11 = self.pixel(x0 + 1, y0 + 1);
+        let p01 = if ax > 0.0 {
+            self.pixel(x0 + 1, y0)
+        } else {
+            p00
+        };
+        let (p10, p11) = if ay > 0.0 {
+            let p10 = self.pixel(x0, y0 + 1);
+            (
+                p10,
+                if ax > 0.0 {
+                    self.pixel(x0 + 1, y0 + 1)
+                } else {
+                    p10
+                },
+            )
+        } else {
+            (p00, p01)
+        };
         std::array::from_fn(|c| {
             let top = p00[c] as f32 * (1.0 - ax) + p01[c] as f32 * ax;
             let bottom = p10[c] as f32 * (1.0 - ax) + p11[c] as f32 * ax;

@@ -3,9 +3,18 @@
 //! [`Pipeline`] is one frame's work: selfie segmentation and BlazePose (each optional, from
 //! `[model]`), mask smoothing, skipping frames that barely changed, then the [`Coach`] that turns
 //! the person into zone, pose and rep events. [`run`] drives a pipeline over a [`FrameSource`]:
-//! capture and pixel conversion run on their own thread and hand over RGB frames through a
-//! bounded channel of two, so decoding the next frame overlaps inference on this one. Events go to
-//! every [`EventSink`]; a per-stage status line is logged through `tracing` every few seconds.
+//! capture and pixel conversion run on their own thread and hand over converted frames through a
+//! bounded channel of two, so decoding the next frame overlaps inference on this one; the buffers
+//! come back to the capture thread once analysed, so the steady state allocates no frames. Events
+//! go to every [`EventSink`]; a per-stage status line is logged through `tracing` every few
+//! seconds.
+//!
+//! When nothing needs the full-size picture — the pose model off (BlazePose crops its regions
+//! from the full frame) and no [`RunOptions::full_frames`] (a display or an annotated video
+//! draws the camera picture) — each camera buffer is converted and resized in one pass straight
+//! into the segmentation model's input ([`ModelInput::fill_raw`]): no full-size RGB frame is
+//! made. Otherwise frames are converted whole and the segmenter samples its input from them;
+//! both give the model the same tensor (bit for bit, except MJPEG: see [`Converter::to_tensor`]).
 //!
 //! When the source reports a transient error (a camera reconnecting) every occupied zone is
 //! left at once (`pose_end`, `exit`) and every sink hears [`EventSink::source_lost`], so outputs
@@ -31,7 +40,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, channel, sync_channel};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
@@ -43,7 +52,7 @@ use crate::model::ModelError;
 use crate::output::events::{Event, EventSink};
 use crate::pose::filter::smooth_segmentation;
 use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
-use crate::segment::{Mask, Segmenter, SegmenterConfig, SelfieModel};
+use crate::segment::{Mask, ModelInput, Segmenter, SegmenterConfig, SelfieModel};
 use crate::source::{Converter, FrameSource, SourceError};
 use crate::zone::{PresenceGate, PresenceMode};
 
@@ -67,7 +76,8 @@ pub enum RunError {
 /// Milliseconds spent in each stage of one frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageMs {
-    /// Pixel format to RGB, on the capture thread (overlaps the models of the previous frame).
+    /// Pixel format to RGB, or to the model input in one pass, on the capture thread (overlaps
+    /// the models of the previous frame).
     pub convert: f32,
     pub segment: f32,
     pub pose: f32,
@@ -85,6 +95,8 @@ pub struct FrameResult {
     pub times: StageMs,
     /// The models did not run: the frame was nearly the same as the last one analysed.
     pub skipped: bool,
+    /// Width and height of the frame, in pixels.
+    pub frame_size: (u32, u32),
 }
 
 /// Models and decision state for one stream of frames.
@@ -99,6 +111,25 @@ pub struct Pipeline {
     body: Option<Body>,
     /// Small grey copy of the last analysed frame, for `skip_unchanged`.
     thumb: Vec<f32>,
+    /// The current frame's thumbnail (kept to reuse its memory).
+    thumb_scratch: Vec<f32>,
+}
+
+/// A frame as the pipeline gets it.
+#[derive(Clone, Copy)]
+enum Picture<'a> {
+    Full(&'a RgbImage),
+    /// Converted straight into the segmentation model's input: only when pose is off.
+    Input(&'a ModelInput),
+}
+
+impl Picture<'_> {
+    fn size(&self) -> (u32, u32) {
+        match self {
+            Picture::Full(image) => image.dimensions(),
+            Picture::Input(input) => input.frame_size(),
+        }
+    }
 }
 
 /// Side of the grey thumbnail compared by `skip_unchanged`.
@@ -164,7 +195,17 @@ impl Pipeline {
             mask: None,
             body: None,
             thumb: Vec::new(),
+            thumb_scratch: Vec::new(),
         })
+    }
+
+    /// An input to fill straight from camera buffers when no model needs full-size frames
+    /// (pose off); `None` when they are needed.
+    fn one_pass_input(&self) -> Option<ModelInput> {
+        match (&self.segmenter, &self.pose) {
+            (Some(segmenter), None) => Some(segmenter.new_input()),
+            _ => None,
+        }
     }
 
     /// Analyses one frame.
@@ -174,19 +215,32 @@ impl Pipeline {
         frame: u64,
         timestamp: Duration,
     ) -> Result<FrameResult, RunError> {
+        self.analyse(Picture::Full(image), frame, timestamp)
+    }
+
+    fn analyse(
+        &mut self,
+        picture: Picture<'_>,
+        frame: u64,
+        timestamp: Duration,
+    ) -> Result<FrameResult, RunError> {
         let mut times = StageMs::default();
-        let skipped = self.unchanged(image);
+        let skipped = self.unchanged(picture);
         if !skipped {
             let started = Instant::now();
             if let Some(segmenter) = &mut self.segmenter {
-                let (mut values, (w, h)) = segmenter.segment_tensor(image)?;
+                let (mut values, (w, h)) = match picture {
+                    Picture::Full(image) => segmenter.segment_tensor(image)?,
+                    Picture::Input(input) => segmenter.segment_input_tensor(input)?,
+                };
                 if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
                     smooth_segmentation(previous.probabilities(), &mut values, self.mask_smoothing);
                 }
                 self.mask = Some(Arc::new(Mask::new(w as u32, h as u32, values)));
             }
             let segmented = Instant::now();
-            if let Some(pose) = &mut self.pose {
+            // `one_pass_input` keeps inputs away while pose is on.
+            if let (Some(pose), Picture::Full(image)) = (&mut self.pose, picture) {
                 let person = pose
                     .estimate_poses(image, Some(timestamp))?
                     .into_iter()
@@ -215,6 +269,7 @@ impl Pipeline {
             mask: self.mask.clone(),
             times,
             skipped,
+            frame_size: picture.size(),
         })
     }
 
@@ -226,17 +281,29 @@ impl Pipeline {
         self.coach.leave_all(frame, timestamp.as_millis() as u64)
     }
 
-    /// Whether `image` differs from the last analysed frame by less than `skip_unchanged`
+    /// Whether `picture` differs from the last analysed frame by less than `skip_unchanged`
     /// (mean absolute grey difference, fraction of full scale); remembers it otherwise.
-    fn unchanged(&mut self, image: &RgbImage) -> bool {
+    fn unchanged(&mut self, picture: Picture<'_>) -> bool {
         if self.skip_unchanged <= 0.0 {
             return false;
         }
-        let small = image::imageops::thumbnail(image, THUMB.0, THUMB.1);
-        let grey: Vec<f32> = small
-            .pixels()
-            .map(|p| (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / (3.0 * 255.0))
-            .collect();
+        let grey = &mut self.thumb_scratch;
+        match picture {
+            Picture::Full(image) => {
+                let (w, h) = image.dimensions();
+                let data = image.as_raw();
+                thumbnail(w as usize, h as usize, grey, |i| {
+                    let p = &data[3 * i..3 * i + 3];
+                    (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / (3.0 * 255.0)
+                });
+            }
+            Picture::Input(input) => {
+                let (w, h) = input.tensor_size();
+                let (r, rest) = input.tensor().split_at(w * h);
+                let (g, b) = rest.split_at(w * h);
+                thumbnail(w, h, grey, |i| (r[i] + g[i] + b[i]) / 3.0);
+            }
+        }
         let same = grey.len() == self.thumb.len()
             && grey
                 .iter()
@@ -246,9 +313,30 @@ impl Pipeline {
                 / (grey.len() as f32)
                 < self.skip_unchanged;
         if !same {
-            self.thumb = grey;
+            std::mem::swap(&mut self.thumb, &mut self.thumb_scratch);
         }
         same
+    }
+}
+
+/// Box averages of `grey` (of the row-major pixel index) over a [`THUMB`] grid covering the
+/// whole `width × height` picture: the same thumbnail, up to resampling noise, whether the
+/// picture is the full frame or the model's input.
+fn thumbnail(width: usize, height: usize, out: &mut Vec<f32>, grey: impl Fn(usize) -> f32) {
+    let (tw, th) = (THUMB.0 as usize, THUMB.1 as usize);
+    out.clear();
+    out.resize(tw * th, 0.0);
+    for y in 0..height {
+        let row = &mut out[y * th / height * tw..][..tw];
+        for x in 0..width {
+            row[x * tw / width] += grey(y * width + x);
+        }
+    }
+    // Cells hold different pixel counts when the picture does not divide evenly.
+    let span = |n: usize, t: usize, c: usize| ((c + 1) * n).div_ceil(t) - (c * n).div_ceil(t);
+    for (cell, sum) in out.iter_mut().enumerate() {
+        let count = span(width, tw, cell % tw) * span(height, th, cell / tw);
+        *sum /= count.max(1) as f32;
     }
 }
 
@@ -265,6 +353,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Seconds between status lines.
     pub status_every: Duration,
+    /// Convert every frame to a full-size RGB image for the per-frame callback (it draws the
+    /// camera picture). Without it, and with the pose model off, frames go straight into the
+    /// segmentation model's input and the callback sees `None`.
+    pub full_frames: bool,
 }
 
 impl Default for RunOptions {
@@ -273,6 +365,7 @@ impl Default for RunOptions {
             stop: Arc::new(AtomicBool::new(false)),
             progress: false,
             status_every: Duration::from_secs(5),
+            full_frames: false,
         }
     }
 }
@@ -289,9 +382,24 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
-/// One captured frame, converted to RGB on the capture thread.
+/// A frame converted on the capture thread; its buffer goes back there once analysed.
+enum Converted {
+    Full(RgbImage),
+    Input(ModelInput),
+}
+
+impl Converted {
+    fn picture(&self) -> Picture<'_> {
+        match self {
+            Converted::Full(image) => Picture::Full(image),
+            Converted::Input(input) => Picture::Input(input),
+        }
+    }
+}
+
+/// One captured frame, converted on the capture thread.
 struct Captured {
-    image: RgbImage,
+    frame: Converted,
     sequence: u64,
     timestamp: Duration,
     dropped: u64,
@@ -299,18 +407,21 @@ struct Captured {
 }
 
 /// Runs `pipeline` over `source` until it ends or `opts.stop` is set. `per_frame` sees every
-/// frame with its result (for drawing); events go to every sink in order. Outputs that fail are
-/// logged and skipped; the first sink is the events stream, whose failure stops the run.
+/// frame's result, with the full-size picture when there is one ([`RunOptions::full_frames`]
+/// makes sure there is); events go to every sink in order. Outputs that fail are logged and
+/// skipped; the first sink is the events stream, whose failure stops the run.
 pub fn run_with(
     source: Box<dyn FrameSource>,
     pipeline: &mut Pipeline,
     sinks: &mut [&mut dyn EventSink],
     opts: &RunOptions,
-    per_frame: &mut dyn FnMut(&RgbImage, &FrameResult),
+    per_frame: &mut dyn FnMut(Option<&RgbImage>, &FrameResult),
 ) -> Result<RunSummary, RunError> {
     info!(source = %source.describe(), live = source.is_live(), "starting");
     let len = source.len_hint();
-    let frames_rx = spawn_capture(source, opts.stop.clone());
+    let one_pass = pipeline.one_pass_input().filter(|_| !opts.full_frames);
+    let (recycle, recycled) = channel();
+    let frames_rx = spawn_capture(source, opts.stop.clone(), one_pass, recycled);
     let bar = match (opts.progress, len) {
         (true, Some(n)) => indicatif::ProgressBar::new(n).with_style(
             indicatif::ProgressStyle::with_template(
@@ -350,15 +461,24 @@ pub fn run_with(
                 }
             }
         }
-        let mut result =
-            pipeline.process(&captured.image, captured.sequence, captured.timestamp)?;
+        let mut result = pipeline.analyse(
+            captured.frame.picture(),
+            captured.sequence,
+            captured.timestamp,
+        )?;
         result.times.convert = captured.convert_ms;
         (last_frame, last_time) = (captured.sequence, captured.timestamp);
         summary.frames += 1;
         summary.dropped = captured.dropped;
         summary.skipped += u64::from(result.skipped);
         deliver(sinks, &result.events, captured.timestamp, &mut summary)?;
-        per_frame(&captured.image, &result);
+        let image = match &captured.frame {
+            Converted::Full(image) => Some(image),
+            Converted::Input(_) => None,
+        };
+        per_frame(image, &result);
+        // The capture thread may have ended: then the buffer is simply dropped.
+        let _ = recycle.send(captured.frame);
         bar.inc(1);
 
         window.1 += 1;
@@ -435,10 +555,14 @@ fn deliver(
     Ok(())
 }
 
-/// Captures and converts on a thread of its own; at most two frames wait for the loop.
+/// Captures and converts on a thread of its own; at most two frames wait for the loop. Frames
+/// are converted into `one_pass` inputs when given, else into full-size images; buffers coming
+/// back through `recycled` are reused.
 fn spawn_capture(
     mut source: Box<dyn FrameSource>,
     stop: Arc<AtomicBool>,
+    one_pass: Option<ModelInput>,
+    recycled: Receiver<Converted>,
 ) -> Receiver<Result<Captured, SourceError>> {
     let (tx, rx) = sync_channel(2);
     std::thread::Builder::new()
@@ -450,10 +574,16 @@ fn spawn_capture(
                     Ok(None) => break,
                     Ok(Some(frame)) => {
                         let started = Instant::now();
-                        let mut image = RgbImage::new(frame.width, frame.height);
-                        let converted = converter.to_rgb(&frame.raw(), &mut image);
+                        let mut buffer = recycled.try_recv().unwrap_or_else(|_| match &one_pass {
+                            Some(input) => Converted::Input(input.clone()),
+                            None => Converted::Full(RgbImage::new(0, 0)),
+                        });
+                        let converted = match &mut buffer {
+                            Converted::Full(image) => converter.to_rgb(&frame.raw(), image),
+                            Converted::Input(input) => input.fill_raw(&frame.raw(), &mut converter),
+                        };
                         let captured = Captured {
-                            image,
+                            frame: buffer,
                             sequence: frame.sequence,
                             timestamp: frame.timestamp,
                             dropped: source.dropped(),
@@ -480,6 +610,7 @@ fn spawn_capture(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Frame;
 
     fn person() -> RgbImage {
         let path = concat!(
@@ -496,6 +627,99 @@ mod tests {
 
     fn at(i: u64) -> Duration {
         Duration::from_millis(100 * i)
+    }
+
+    /// Ready-made frames, as a file source would deliver them.
+    struct Frames(std::vec::IntoIter<Frame>);
+
+    impl FrameSource for Frames {
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            Ok(self.0.next())
+        }
+
+        fn describe(&self) -> String {
+            "test frames".into()
+        }
+
+        fn is_live(&self) -> bool {
+            false
+        }
+    }
+
+    /// `image` (even width) as a YUYV camera buffer: BT.601 limited range, each pixel pair's
+    /// chroma averaged.
+    fn yuyv(image: &RgbImage, sequence: u64) -> Frame {
+        let yuv = |p: &image::Rgb<u8>| {
+            let [r, g, b] = p.0.map(f32::from);
+            let y = 0.299 * r + 0.587 * g + 0.114 * b;
+            [
+                16.0 + y * 219.0 / 255.0,
+                128.0 + (b - y) / 1.772 * 224.0 / 255.0,
+                128.0 + (r - y) / 1.402 * 224.0 / 255.0,
+            ]
+        };
+        let data = image
+            .pixels()
+            .collect::<Vec<_>>()
+            .chunks_exact(2)
+            .flat_map(|pair| {
+                let (a, b) = (yuv(pair[0]), yuv(pair[1]));
+                [a[0], (a[1] + b[1]) / 2.0, b[0], (a[2] + b[2]) / 2.0].map(|c| c.round() as u8)
+            })
+            .collect();
+        Frame {
+            data,
+            format: crate::source::PixelFormat::Yuyv,
+            width: image.width(),
+            height: image.height(),
+            stride: 2 * image.width() as usize,
+            yuv: crate::source::YuvMode::Bt601Limited,
+            timestamp: at(sequence),
+            sequence,
+        }
+    }
+
+    /// Runs two YUYV frames; returns whether each frame reached the callback as a full-size
+    /// picture, and each frame's mask.
+    fn run_frames(toml: &str, full_frames: bool) -> (Vec<bool>, Vec<Arc<Mask>>) {
+        let image = person();
+        let shifted = RgbImage::from_fn(image.width(), image.height(), |x, y| {
+            *image.get_pixel((x + 12).min(image.width() - 1), y)
+        });
+        let source = Frames(vec![yuyv(&image, 0), yuyv(&shifted, 1)].into_iter());
+        let (mut pictures, mut masks) = (Vec::new(), Vec::new());
+        let opts = RunOptions {
+            full_frames,
+            ..RunOptions::default()
+        };
+        run_with(
+            Box::new(source),
+            &mut pipeline(toml),
+            &mut [],
+            &opts,
+            &mut |picture, result| {
+                assert_eq!(result.frame_size, image.dimensions());
+                pictures.push(picture.is_some());
+                masks.extend(result.mask.clone());
+            },
+        )
+        .unwrap();
+        (pictures, masks)
+    }
+
+    #[test]
+    fn pose_off_converts_camera_buffers_straight_into_the_model_input() {
+        let pose_off = "[model]\npose = \"off\"\n[smoothing]\nmask = 0.5";
+        let (pictures, one_pass) = run_frames(pose_off, false);
+        assert_eq!(pictures, [false, false], "no full-size picture was made");
+        let (pictures, two_step) = run_frames(pose_off, true);
+        assert_eq!(pictures, [true, true]);
+        // The model saw the same tensor both ways, so the (smoothed) masks are the same bits.
+        assert_eq!(one_pass.len(), 2);
+        assert_eq!(one_pass, two_step);
+
+        let (pictures, _) = run_frames("[model]\npose = \"lite\"", false);
+        assert_eq!(pictures, [true, true], "BlazePose crops the full frame");
     }
 
     #[test]

@@ -72,13 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &SourceSpec::Path(clip),
         Some(&events),
         false,
-        &mut |image, result| {
+        Some(&mut |image, result| {
             let frame = state.draw(&config, image, result);
             let path = args.out.join(format!("frame_{index:04}.png"));
             index += 1;
             bodyzone::files::save_image(&path, &image::DynamicImage::ImageRgb8(frame))?;
             Ok(())
-        },
+        }),
     )?;
     println!("{} frames, {} squats counted", summary.frames, state.reps);
     println!("events:           {}", events.display());

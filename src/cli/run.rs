@@ -67,11 +67,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let events = args.events.or_else(|| config.output.events.clone());
     let realtime = args.realtime || config.source.realtime;
-    execute(&config, &spec, events.as_deref(), realtime, &mut |_, _| {
-        Ok(())
-    })?;
+    execute(&config, &spec, events.as_deref(), realtime, None)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// What `bodyzone demo` does with each full-size frame and its result.
+pub(crate) type DrawFrame<'a> = dyn FnMut(&RgbImage, &FrameResult) -> anyhow::Result<()> + 'a;
 
 /// Opens the source and the outputs, loads the models and runs the loop, events to `events`
 /// (stdout when `None` or `-`). Shared with `bodyzone demo`, which draws each frame in
@@ -81,7 +82,7 @@ pub(crate) fn execute(
     spec: &SourceSpec,
     events: Option<&Path>,
     realtime: bool,
-    per_frame: &mut dyn FnMut(&RgbImage, &FrameResult) -> anyhow::Result<()>,
+    mut per_frame: Option<&mut DrawFrame<'_>>,
 ) -> anyhow::Result<RunSummary> {
     let opts = OpenOptions {
         realtime,
@@ -129,6 +130,7 @@ pub(crate) fn execute(
     let options = RunOptions {
         stop: shutdown.flag(),
         progress,
+        full_frames: display.is_some() || per_frame.is_some(),
         ..RunOptions::default()
     };
     let mut board = Scoreboard::new(config);
@@ -143,10 +145,10 @@ pub(crate) fn execute(
             let now = Instant::now();
             board.update(&result.events);
             let fps = fps.frame(now);
-            let keypoints = keypoints(image, result);
+            let keypoints = keypoints(result);
             let zones = board.views(config);
             let state = DisplayState {
-                frame: Some(image),
+                frame: image,
                 mask: result.mask.as_deref(),
                 keypoints: &keypoints,
                 skeleton: &SKELETON,
@@ -161,7 +163,9 @@ pub(crate) fn execute(
                 systemd.frame(&state, now);
             }
             if drawing_error.is_none() {
-                drawing_error = per_frame(image, result).err();
+                if let (Some(per_frame), Some(image)) = (&mut per_frame, image) {
+                    drawing_error = per_frame(image, result).err();
+                }
             }
         },
     )?;
@@ -179,11 +183,11 @@ pub(crate) fn execute(
 }
 
 /// The 33 keypoints in frame pixels, for drawing.
-fn keypoints(image: &RgbImage, result: &FrameResult) -> Vec<Keypoint> {
+fn keypoints(result: &FrameResult) -> Vec<Keypoint> {
     let Some(body) = &result.body else {
         return Vec::new();
     };
-    let (w, h) = (image.width() as f32, image.height() as f32);
+    let (w, h) = (result.frame_size.0 as f32, result.frame_size.1 as f32);
     NAMES
         .iter()
         .zip(body.image.iter().zip(&body.visibility))

@@ -10,6 +10,7 @@ use tract_onnx::prelude::Tensor;
 
 use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect, resize_bilinear};
 use crate::model::{Model, ModelError, ModelKind, Precision, f32_values};
+use crate::source::{ConvertError, Converter, RawImage};
 
 /// Which Selfie Segmentation network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,13 +61,80 @@ pub struct StageTimes {
     pub postprocess: Duration,
 }
 
+/// The model's input for one frame: the frame stretched to the tensor (no letterbox), values in
+/// [0, 1], planar RGB. Filled from a decoded picture, or straight from a camera buffer with
+/// [`ModelInput::fill_raw`], which converts only the pixels the tensor samples (no full-size RGB
+/// frame). Make one per stream with [`Segmenter::new_input`] and refill it every frame: it may
+/// be filled on another thread than the one running the model.
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    to_tensor: ImageToTensor,
+    tensor: Vec<f32>,
+    frame: (u32, u32),
+    preprocess: Duration,
+}
+
+impl ModelInput {
+    fn new(to_tensor: ImageToTensor) -> ModelInput {
+        ModelInput {
+            to_tensor,
+            tensor: vec![0.0; 3 * to_tensor.width * to_tensor.height],
+            frame: (0, 0),
+            preprocess: Duration::ZERO,
+        }
+    }
+
+    pub fn fill_image(&mut self, image: &RgbImage) {
+        let started = Instant::now();
+        self.to_tensor.run(
+            image,
+            &RotatedRect::whole(image.width(), image.height()),
+            &mut self.tensor,
+        );
+        self.filled(image.dimensions(), started);
+    }
+
+    /// Converts and resizes `raw` into the tensor in one pass: the tensor
+    /// [`ModelInput::fill_image`] gives on the converted frame (bit for bit for the uncompressed
+    /// formats; see [`Converter::to_tensor`]).
+    pub fn fill_raw(
+        &mut self,
+        raw: &RawImage<'_>,
+        converter: &mut Converter,
+    ) -> Result<(), ConvertError> {
+        let started = Instant::now();
+        converter.to_tensor(raw, &self.to_tensor, &mut self.tensor)?;
+        self.filled((raw.width, raw.height), started);
+        Ok(())
+    }
+
+    fn filled(&mut self, frame: (u32, u32), started: Instant) {
+        self.frame = frame;
+        self.preprocess = started.elapsed();
+    }
+
+    /// The size of the frame it was filled from: masks come back at this size.
+    pub fn frame_size(&self) -> (u32, u32) {
+        self.frame
+    }
+
+    /// Width and height of the model's input.
+    pub fn tensor_size(&self) -> (usize, usize) {
+        (self.to_tensor.width, self.to_tensor.height)
+    }
+
+    /// Planar R, G, B values in [0, 1], each plane `width × height` of [`ModelInput::tensor_size`].
+    pub fn tensor(&self) -> &[f32] {
+        &self.tensor
+    }
+}
+
 /// Selfie Segmentation with MediaPipe's pre- and post-processing (`shared/spec` §7): the image is
 /// stretched to the tensor (no letterbox), values in [0, 1], the model's sigmoid output is resized
 /// back to the image with half-pixel bilinear sampling.
 pub struct Segmenter {
     model: Model,
-    to_tensor: ImageToTensor,
-    input: Vec<f32>,
+    input: ModelInput,
     times: StageTimes,
 }
 
@@ -74,17 +142,16 @@ impl Segmenter {
     pub fn new(config: SegmenterConfig) -> Result<Segmenter, ModelError> {
         let kind = config.model.kind();
         let model = Model::load(kind, config.precision, config.model_path.as_deref())?;
-        let [_, c, h, w] = kind.input_shape();
+        let [_, _, h, w] = kind.input_shape();
         Ok(Segmenter {
             model,
-            to_tensor: ImageToTensor {
+            input: ModelInput::new(ImageToTensor {
                 width: w,
                 height: h,
                 keep_aspect_ratio: false,
                 range: (0.0, 1.0),
                 border: BorderMode::Zero,
-            },
-            input: vec![0.0; c * h * w],
+            }),
             times: StageTimes::default(),
         })
     }
@@ -93,21 +160,28 @@ impl Segmenter {
         &self.model
     }
 
+    /// An input this segmenter's model takes, to fill per frame and pass to
+    /// [`Segmenter::segment_input`].
+    pub fn new_input(&self) -> ModelInput {
+        ModelInput::new(self.input.to_tensor)
+    }
+
     /// The people in `image`: the selfie models give one mask for everyone, so this is one
     /// [`Segmentation`] whose mask is the person probability at the image's size.
     pub fn segment_people(&mut self, image: &RgbImage) -> Result<Vec<Segmentation>, ModelError> {
-        let (mask, _) = self.segment_tensor(image)?;
+        self.with_own_input(|input| input.fill_image(image), Segmenter::segment_input)
+    }
+
+    /// [`Segmenter::segment_people`] on a filled input: the mask is at the size of the frame the
+    /// input was filled from.
+    pub fn segment_input(&mut self, input: &ModelInput) -> Result<Vec<Segmentation>, ModelError> {
+        let (mask, (w, h)) = self.segment_input_tensor(input)?;
         let started = Instant::now();
+        let (width, height) = input.frame_size();
         let mask = Mask::new(
-            image.width(),
-            image.height(),
-            resize_bilinear(
-                &mask,
-                self.to_tensor.width,
-                self.to_tensor.height,
-                image.width() as usize,
-                image.height() as usize,
-            ),
+            width,
+            height,
+            resize_bilinear(&mask, w, h, width as usize, height as usize),
         );
         self.times.postprocess = started.elapsed();
         Ok(vec![Segmentation {
@@ -122,28 +196,54 @@ impl Segmenter {
         &mut self,
         image: &RgbImage,
     ) -> Result<(Vec<f32>, (usize, usize)), ModelError> {
-        let started = Instant::now();
-        self.to_tensor.run(
-            image,
-            &RotatedRect::whole(image.width(), image.height()),
-            &mut self.input,
-        );
+        self.with_own_input(
+            |input| input.fill_image(image),
+            Segmenter::segment_input_tensor,
+        )
+    }
+
+    /// [`Segmenter::segment_tensor`] on a filled input.
+    pub fn segment_input_tensor(
+        &mut self,
+        input: &ModelInput,
+    ) -> Result<(Vec<f32>, (usize, usize)), ModelError> {
         let kind = self.model.kind();
-        let input =
-            Tensor::from_shape(&kind.input_shape(), &self.input).map_err(|e| ModelError::Run {
+        let tensor = Tensor::from_shape(&kind.input_shape(), input.tensor()).map_err(|e| {
+            ModelError::Run {
                 kind,
                 message: format!("{e:#}"),
-            })?;
-        let preprocessed = Instant::now();
-        let outputs = self.model.run(input)?;
+            }
+        })?;
+        let started = Instant::now();
+        let outputs = self.model.run(tensor)?;
         let inferred = Instant::now();
         let probabilities = f32_values(kind, &outputs[0])?.to_vec();
         self.times = StageTimes {
-            preprocess: preprocessed - started,
-            inference: inferred - preprocessed,
+            preprocess: input.preprocess,
+            inference: inferred - started,
             postprocess: Duration::ZERO,
         };
-        Ok((probabilities, (self.to_tensor.width, self.to_tensor.height)))
+        Ok((probabilities, input.tensor_size()))
+    }
+
+    /// Fills the segmenter's own input and runs `segment` on it.
+    fn with_own_input<T>(
+        &mut self,
+        fill: impl FnOnce(&mut ModelInput),
+        segment: impl FnOnce(&mut Segmenter, &ModelInput) -> T,
+    ) -> T {
+        // Taken out for the call, and put back: its tensor is allocated once.
+        let placeholder = ModelInput {
+            to_tensor: self.input.to_tensor,
+            tensor: Vec::new(),
+            frame: (0, 0),
+            preprocess: Duration::ZERO,
+        };
+        let mut input = std::mem::replace(&mut self.input, placeholder);
+        fill(&mut input);
+        let result = segment(self, &input);
+        self.input = input;
+        result
     }
 
     /// Stage times of the last call.

@@ -6,8 +6,9 @@
 //! floating-point formula.
 //!
 //! [`Converter`] writes into an image the caller allocated once, so the steady state of a capture
-//! loop allocates nothing. [`Converter::to_rgb_resized`] converts and resizes in one pass straight
-//! into a small target (a model input), without materialising the full-size RGB frame.
+//! loop allocates nothing. [`Converter::to_tensor`] samples a frame straight into a model's input
+//! tensor and [`Converter::to_rgb_resized`] into a small image, in one pass: only the pixels the
+//! resampling reads are converted, and no full-size RGB frame is written.
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,6 +16,8 @@ use std::str::FromStr;
 use image::RgbImage;
 use image::codecs::jpeg::JpegDecoder;
 use image::{ColorType, ImageDecoder};
+
+use crate::imgproc::{ImageToTensor, Pixels, RotatedRect, resize_rgb};
 
 /// A buffer layout. Round-trips through its V4L2 fourcc; formats bodyzone cannot convert are kept
 /// as [`PixelFormat::Custom`] so they can still be listed and named in errors.
@@ -225,14 +228,11 @@ impl Matrix {
         }
     }
 
-    /// Converts Y, U, V given with `SHIFT` extra fractional bits (0 for plain bytes).
     #[inline]
-    fn rgb<const SHIFT: u32>(&self, [y, u, v]: [i32; 3]) -> [u8; 3] {
-        let round = 1 << (15 + SHIFT);
-        let y = (y - (self.y_offset << SHIFT)) * self.y_scale + round;
-        let u = u - (128 << SHIFT);
-        let v = v - (128 << SHIFT);
-        let clamp = |x: i32| (x >> (16 + SHIFT)).clamp(0, 255) as u8;
+    fn rgb(&self, [y, u, v]: [i32; 3]) -> [u8; 3] {
+        let y = (y - self.y_offset) * self.y_scale + (1 << 15);
+        let (u, v) = (u - 128, v - 128);
+        let clamp = |x: i32| (x >> 16).clamp(0, 255) as u8;
         [
             clamp(y + self.rv * v),
             clamp(y - self.gu * u - self.gv * v),
@@ -304,55 +304,91 @@ impl YuvLayout {
     }
 }
 
-/// Fractional bits of the bilinear weights.
-const WEIGHT_BITS: u32 = 8;
+/// A checked camera buffer read as RGB pixels, each converted when it is read: what lets a
+/// resampler convert only the pixels it samples.
+#[derive(Debug, Clone, Copy)]
+enum RawPixels<'a> {
+    Rgb {
+        data: &'a [u8],
+        stride: usize,
+        width: u32,
+        height: u32,
+    },
+    Yuv {
+        data: &'a [u8],
+        layout: YuvLayout,
+        matrix: Matrix,
+        width: u32,
+        height: u32,
+    },
+}
 
-/// Bilinear resize of any source given as a per-pixel sampler: output pixel (u, v) samples the
-/// source at (u·w/W, v·h/H), integer coordinates being pixel centres — the mapping of
-/// MediaPipe's ImageToTensor over the whole image (see `imgproc`), so feeding the result to it
-/// at the same size is an identity.
-fn resize_with(
-    src_w: u32,
-    src_h: u32,
-    out: &mut RgbImage,
-    sample: impl Fn(usize, usize) -> [i32; 3],
-    finish: impl Fn([i32; 3]) -> [u8; 3],
-) {
-    let (dst_w, dst_h) = out.dimensions();
-    let one = 1i64 << WEIGHT_BITS;
-    let coord = |i: u32, src: u32, dst: u32| {
-        let pos = i as i64 * src as i64 * one / dst as i64;
-        let p0 = (pos >> WEIGHT_BITS) as usize;
-        let p1 = (p0 + 1).min(src as usize - 1);
-        (p0, p1, (pos & (one - 1)) as i32)
-    };
-    let one = one as i32;
-    for (v, row) in out.rows_mut().enumerate() {
-        let (y0, y1, fy) = coord(v as u32, src_h, dst_h);
-        for (u, px) in row.enumerate() {
-            let (x0, x1, fx) = coord(u as u32, src_w, dst_w);
-            let (a, b, c, d) = (
-                sample(x0, y0),
-                sample(x1, y0),
-                sample(x0, y1),
-                sample(x1, y1),
-            );
-            let mut acc = [0i32; 3];
-            for k in 0..3 {
-                let top = a[k] * (one - fx) + b[k] * fx;
-                let bottom = c[k] * (one - fx) + d[k] * fx;
-                acc[k] = top * (one - fy) + bottom * fy;
+impl<'a> RawPixels<'a> {
+    /// The buffer's pixels once its length is checked; `None` for MJPEG, which has to be
+    /// decoded first.
+    fn of(raw: &RawImage<'a>) -> Result<Option<RawPixels<'a>>, ConvertError> {
+        check_len(raw)?;
+        let (data, width, height) = (raw.data, raw.width, raw.height);
+        Ok(match raw.format {
+            PixelFormat::Rgb24 => Some(RawPixels::Rgb {
+                data,
+                stride: raw.stride,
+                width,
+                height,
+            }),
+            PixelFormat::Yuyv | PixelFormat::Nv12 | PixelFormat::Yuv420 => Some(RawPixels::Yuv {
+                data,
+                layout: YuvLayout::of(raw.format, raw.stride, height)
+                    .ok_or(ConvertError::Unsupported(raw.format))?,
+                matrix: Matrix::of(raw.yuv),
+                width,
+                height,
+            }),
+            PixelFormat::Mjpeg => None,
+            PixelFormat::Custom(_) => return Err(ConvertError::Unsupported(raw.format)),
+        })
+    }
+}
+
+impl Pixels for RawPixels<'_> {
+    fn dimensions(&self) -> (u32, u32) {
+        match *self {
+            RawPixels::Rgb { width, height, .. } | RawPixels::Yuv { width, height, .. } => {
+                (width, height)
             }
-            px.0 = finish(acc);
+        }
+    }
+
+    #[inline]
+    fn rgb(&self, x: usize, y: usize) -> [u8; 3] {
+        match self {
+            RawPixels::Rgb { data, stride, .. } => {
+                let i = y * stride + 3 * x;
+                [data[i], data[i + 1], data[i + 2]]
+            }
+            RawPixels::Yuv {
+                data,
+                layout,
+                matrix,
+                ..
+            } => matrix.rgb(layout.sample(data, x, y)),
         }
     }
 }
 
 /// Converts camera buffers to RGB, keeping the scratch memory (a decoded MJPEG frame) between
 /// calls. Create one per stream, before the loop.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Converter {
-    scratch: Vec<u8>,
+    decoded: RgbImage,
+}
+
+impl Default for Converter {
+    fn default() -> Self {
+        Converter {
+            decoded: RgbImage::new(0, 0),
+        }
+    }
 }
 
 impl Converter {
@@ -365,35 +401,29 @@ impl Converter {
         if out.dimensions() != (raw.width, raw.height) {
             *out = RgbImage::new(raw.width, raw.height);
         }
-        check_len(raw)?;
-        let (w, h) = (raw.width as usize, raw.height as usize);
-        match raw.format {
-            PixelFormat::Rgb24 => {
-                for (y, row) in out.chunks_exact_mut(3 * w).enumerate() {
-                    let start = y * raw.stride;
-                    row.copy_from_slice(&raw.data[start..start + 3 * w]);
+        let row_len = 3 * raw.width as usize;
+        match RawPixels::of(raw)? {
+            Some(RawPixels::Rgb { data, stride, .. }) => {
+                for (y, row) in out.chunks_exact_mut(row_len).enumerate() {
+                    row.copy_from_slice(&data[y * stride..y * stride + row_len]);
                 }
             }
-            PixelFormat::Yuyv | PixelFormat::Nv12 | PixelFormat::Yuv420 => {
-                let layout = YuvLayout::of(raw.format, raw.stride, raw.height)
-                    .ok_or(ConvertError::Unsupported(raw.format))?;
-                let matrix = Matrix::of(raw.yuv);
-                for (y, row) in out.chunks_exact_mut(3 * w).enumerate().take(h) {
+            Some(pixels) => {
+                for (y, row) in out.chunks_exact_mut(row_len).enumerate() {
                     for (x, px) in row.chunks_exact_mut(3).enumerate() {
-                        px.copy_from_slice(&matrix.rgb::<0>(layout.sample(raw.data, x, y)));
+                        px.copy_from_slice(&pixels.rgb(x, y));
                     }
                 }
             }
-            PixelFormat::Mjpeg => decode_jpeg(raw, out)?,
-            PixelFormat::Custom(_) => return Err(ConvertError::Unsupported(raw.format)),
+            None => decode_jpeg(raw, out)?,
         }
         Ok(())
     }
 
-    /// Converts and resizes (bilinear) in one pass into `out`, whose size is the target's.
-    /// YUV is interpolated before the matrix is applied, which equals interpolating RGB except
-    /// where a channel clips. MJPEG has to be decoded at full size first (into scratch memory
-    /// kept by the converter).
+    /// Converts and resizes (bilinear, the whole frame stretched over `out` with
+    /// [`ImageToTensor`]'s mapping) in one pass into `out`, whose size is the target's: only the
+    /// pixels the resize samples are converted. MJPEG is decoded at full size first (into
+    /// scratch memory kept by the converter).
     pub fn to_rgb_resized(
         &mut self,
         raw: &RawImage<'_>,
@@ -402,47 +432,41 @@ impl Converter {
         if out.dimensions() == (raw.width, raw.height) {
             return self.to_rgb(raw, out);
         }
-        check_len(raw)?;
-        // Weighted sums carry 2·WEIGHT_BITS fractional bits.
-        const SHIFT: u32 = 2 * WEIGHT_BITS;
-        let round_rgb = |acc: [i32; 3]| acc.map(|c| ((c + (1 << (SHIFT - 1))) >> SHIFT) as u8);
-        match raw.format {
-            PixelFormat::Rgb24 => {
-                let data = raw.data;
-                let stride = raw.stride;
-                let sample = |x: usize, y: usize| {
-                    let i = y * stride + 3 * x;
-                    [data[i] as i32, data[i + 1] as i32, data[i + 2] as i32]
-                };
-                resize_with(raw.width, raw.height, out, sample, round_rgb);
-            }
-            PixelFormat::Yuyv | PixelFormat::Nv12 | PixelFormat::Yuv420 => {
-                let layout = YuvLayout::of(raw.format, raw.stride, raw.height)
-                    .ok_or(ConvertError::Unsupported(raw.format))?;
-                let matrix = Matrix::of(raw.yuv);
-                let sample = |x: usize, y: usize| layout.sample(raw.data, x, y);
-                // Keep 4 fractional bits into the matrix so rounding happens once.
-                let finish = |acc: [i32; 3]| matrix.rgb::<4>(acc.map(|c| c >> (SHIFT - 4)));
-                resize_with(raw.width, raw.height, out, sample, finish);
-            }
-            PixelFormat::Mjpeg => {
-                let mut full = RgbImage::from_raw(0, 0, std::mem::take(&mut self.scratch))
-                    .expect("an empty buffer fits a 0x0 image");
-                let decoded = self.to_rgb(raw, &mut full);
-                let full = full.into_raw();
-                let rgb = RawImage {
-                    data: &full,
-                    format: PixelFormat::Rgb24,
-                    stride: 3 * raw.width as usize,
-                    ..*raw
-                };
-                let resized = decoded.and_then(|()| self.to_rgb_resized(&rgb, out));
-                self.scratch = full;
-                resized?;
-            }
-            PixelFormat::Custom(_) => return Err(ConvertError::Unsupported(raw.format)),
+        match RawPixels::of(raw)? {
+            Some(pixels) => resize_rgb(&pixels, out),
+            None => resize_rgb(self.decode(raw)?, out),
         }
         Ok(())
+    }
+
+    /// Samples the whole frame into a model's input tensor (`3 × height × width` of
+    /// `to_tensor`, planar) in one pass: the tensor [`Converter::to_rgb`] then
+    /// [`ImageToTensor::run`] give, bit for bit for the uncompressed formats, but only the
+    /// pixels the tensor samples are converted and no full-size RGB frame is written.
+    ///
+    /// # Panics
+    /// If `out` is not `3 × height × width` of `to_tensor` long.
+    pub fn to_tensor(
+        &mut self,
+        raw: &RawImage<'_>,
+        to_tensor: &ImageToTensor,
+        out: &mut [f32],
+    ) -> Result<(), ConvertError> {
+        let whole = RotatedRect::whole(raw.width, raw.height);
+        match RawPixels::of(raw)? {
+            Some(pixels) => to_tensor.run(&pixels, &whole, out),
+            None => to_tensor.run(self.decode(raw)?, &whole, out),
+        };
+        Ok(())
+    }
+
+    /// Decodes an MJPEG frame into the converter's scratch image.
+    fn decode(&mut self, raw: &RawImage<'_>) -> Result<&RgbImage, ConvertError> {
+        if self.decoded.dimensions() != (raw.width, raw.height) {
+            self.decoded = RgbImage::new(raw.width, raw.height);
+        }
+        decode_jpeg(raw, &mut self.decoded)?;
+        Ok(&self.decoded)
     }
 }
 
@@ -654,18 +678,18 @@ mod tests {
     #[test]
     fn limited_range_extremes_are_black_and_white() {
         let m = Matrix::LIMITED;
-        assert_eq!(m.rgb::<0>([16, 128, 128]), [0, 0, 0]);
-        assert_eq!(m.rgb::<0>([235, 128, 128]), [255, 255, 255]);
+        assert_eq!(m.rgb([16, 128, 128]), [0, 0, 0]);
+        assert_eq!(m.rgb([235, 128, 128]), [255, 255, 255]);
         // BT.601 75 % bars as a camera sends them (ITU-R BT.801 8-bit codes, themselves rounded,
         // hence one level of slack).
         let close = |got: [u8; 3], want: [u8; 3]| (0..3).all(|k| got[k].abs_diff(want[k]) <= 1);
-        assert!(close(m.rgb::<0>([180, 128, 128]), [191, 191, 191])); // white
-        assert!(close(m.rgb::<0>([162, 44, 142]), [191, 191, 0])); // yellow
-        assert!(close(m.rgb::<0>([65, 100, 212]), [191, 0, 0])); // red
-        assert!(close(m.rgb::<0>([35, 212, 114]), [0, 0, 191])); // blue
+        assert!(close(m.rgb([180, 128, 128]), [191, 191, 191])); // white
+        assert!(close(m.rgb([162, 44, 142]), [191, 191, 0])); // yellow
+        assert!(close(m.rgb([65, 100, 212]), [191, 0, 0])); // red
+        assert!(close(m.rgb([35, 212, 114]), [0, 0, 191])); // blue
         let f = Matrix::FULL;
-        assert_eq!(f.rgb::<0>([0, 128, 128]), [0, 0, 0]);
-        assert_eq!(f.rgb::<0>([255, 128, 128]), [255, 255, 255]);
+        assert_eq!(f.rgb([0, 128, 128]), [0, 0, 0]);
+        assert_eq!(f.rgb([255, 128, 128]), [255, 255, 255]);
     }
 
     #[test]
@@ -675,7 +699,7 @@ mod tests {
             for y in (0..=255).step_by(3) {
                 for u in (0..=255).step_by(5) {
                     for v in (0..=255).step_by(5) {
-                        let got = m.rgb::<0>([y, u, v]);
+                        let got = m.rgb([y, u, v]);
                         let want = reference(mode, y as u8, u as u8, v as u8);
                         for k in 0..3 {
                             assert!(
@@ -855,12 +879,179 @@ mod tests {
         }
     }
 
+    /// A busy picture: ramps, a product term and saturated corners, so both bilinear weights
+    /// and YUV clipping are exercised.
+    fn busy(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([
+                (x * 7 + y * 3) as u8,
+                (x * y) as u8,
+                if (x / 5 + y / 3) % 2 == 0 { 255 } else { 0 },
+            ])
+        })
+    }
+
+    fn stretch(width: usize, height: usize) -> ImageToTensor {
+        ImageToTensor {
+            width,
+            height,
+            keep_aspect_ratio: false,
+            range: (0.0, 1.0),
+            border: crate::imgproc::BorderMode::Zero,
+        }
+    }
+
+    /// The two-step path: the whole frame converted, then sampled into the tensor.
+    fn convert_then_sample(frame: &RawImage<'_>, to_tensor: &ImageToTensor) -> Vec<f32> {
+        let mut full = RgbImage::new(1, 1);
+        Converter::new().to_rgb(frame, &mut full).unwrap();
+        let mut want = vec![0.0; 3 * to_tensor.width * to_tensor.height];
+        to_tensor.run(
+            &full,
+            &RotatedRect::whole(frame.width, frame.height),
+            &mut want,
+        );
+        want
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// Tensor sizes: the landscape model's, a 1/5 stretch landing on pixel centres, and an
+    /// enlargement (the right and bottom taps fall off the frame onto the zero border).
+    const TENSORS: [(usize, usize); 3] = [(256, 144), (14, 10), (29, 23)];
+
+    #[test]
+    fn one_pass_tensor_equals_convert_then_sample_for_uncompressed_formats() {
+        // Bound: 0, the same bits. Each tap is the pixel `to_rgb` writes, converted on the fly,
+        // then weighted exactly as `ImageToTensor` weights the converted frame.
+        let (w, h) = (70, 46);
+        let img = busy(w, h);
+        let mut conv = Converter::new();
+        for mode in [YuvMode::Bt601Limited, YuvMode::Bt601Full] {
+            for format in [
+                PixelFormat::Rgb24,
+                PixelFormat::Yuyv,
+                PixelFormat::Nv12,
+                PixelFormat::Yuv420,
+            ] {
+                let data = if format == PixelFormat::Rgb24 {
+                    img.as_raw().clone()
+                } else {
+                    pack(&img, format, mode)
+                };
+                let frame = raw(&data, format, w, h, mode);
+                for (tw, th) in TENSORS {
+                    let to_tensor = stretch(tw, th);
+                    let want = convert_then_sample(&frame, &to_tensor);
+                    let mut got = vec![f32::NAN; want.len()];
+                    conv.to_tensor(&frame, &to_tensor, &mut got).unwrap();
+                    let d = max_abs_diff(&want, &got);
+                    assert_eq!(d, 0.0, "{format} {mode:?} into {tw}x{th}: off by {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_tensor_reads_padded_rows_and_odd_sizes() {
+        // YU12 at an odd size with 6 bytes of row padding: chroma rows and columns are shared
+        // by the last odd pixel, and the padding must never be read as pixels.
+        let (w, h, stride) = (33usize, 21usize, 39usize);
+        let (cw, ch, cstride) = (w.div_ceil(2), h.div_ceil(2), stride.div_ceil(2));
+        let mut data = vec![0xEE; stride * h + 2 * cstride * ch];
+        for y in 0..h {
+            for x in 0..w {
+                data[y * stride + x] = (16 + (x * 5 + y * 9) % 220) as u8;
+            }
+        }
+        let chroma = stride * h;
+        for plane in 0..2 {
+            for y in 0..ch {
+                for x in 0..cw {
+                    data[chroma + plane * cstride * ch + y * cstride + x] =
+                        (16 + (x * 11 + y * 7 + plane * 50) % 225) as u8;
+                }
+            }
+        }
+        let frame = RawImage {
+            stride,
+            ..raw(
+                &data,
+                PixelFormat::Yuv420,
+                w as u32,
+                h as u32,
+                YuvMode::Bt601Limited,
+            )
+        };
+        for (tw, th) in TENSORS {
+            let to_tensor = stretch(tw, th);
+            let want = convert_then_sample(&frame, &to_tensor);
+            let mut got = vec![0.0; want.len()];
+            Converter::new()
+                .to_tensor(&frame, &to_tensor, &mut got)
+                .unwrap();
+            assert_eq!(max_abs_diff(&want, &got), 0.0, "into {tw}x{th}");
+        }
+    }
+
+    #[test]
+    fn one_pass_tensor_of_mjpeg_equals_convert_then_sample() {
+        let img = busy(64, 48);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&img)
+            .unwrap();
+        let frame = raw(&jpeg, PixelFormat::Mjpeg, 64, 48, YuvMode::Bt601Full);
+        let mut conv = Converter::new();
+        for (tw, th) in TENSORS {
+            let to_tensor = stretch(tw, th);
+            let want = convert_then_sample(&frame, &to_tensor);
+            let mut got = vec![0.0; want.len()];
+            conv.to_tensor(&frame, &to_tensor, &mut got).unwrap();
+            assert_eq!(max_abs_diff(&want, &got), 0.0, "into {tw}x{th}");
+        }
+    }
+
+    #[test]
+    fn one_pass_tensor_rejects_what_to_rgb_rejects() {
+        let to_tensor = stretch(4, 4);
+        let mut out = vec![0.0; 48];
+        let mut conv = Converter::new();
+        let short = raw(&[0; 10], PixelFormat::Nv12, 4, 4, YuvMode::default());
+        assert!(matches!(
+            conv.to_tensor(&short, &to_tensor, &mut out),
+            Err(ConvertError::ShortBuffer { expected: 24, .. })
+        ));
+        let junk = raw(&[1, 2, 3], PixelFormat::Mjpeg, 4, 4, YuvMode::default());
+        assert!(matches!(
+            conv.to_tensor(&junk, &to_tensor, &mut out),
+            Err(ConvertError::Jpeg(_))
+        ));
+        let grey = raw(
+            &[0; 16],
+            PixelFormat::Custom(*b"GREY"),
+            4,
+            4,
+            YuvMode::default(),
+        );
+        assert!(matches!(
+            conv.to_tensor(&grey, &to_tensor, &mut out),
+            Err(ConvertError::Unsupported(_))
+        ));
+    }
+
     proptest! {
         #[test]
         fn yuv_round_trip_is_close(r: u8, g: u8, b: u8, full: bool) {
             let mode = if full { YuvMode::Bt601Full } else { YuvMode::Bt601Limited };
             let [y, u, v] = encode(mode, [r, g, b]);
-            let got = Matrix::of(mode).rgb::<0>([y as i32, u as i32, v as i32]);
+            let got = Matrix::of(mode).rgb([y as i32, u as i32, v as i32]);
             // Quantising to YUV bytes costs up to ~1.7 levels per channel in limited range.
             for (k, want) in [r, g, b].into_iter().enumerate() {
                 prop_assert!(got[k].abs_diff(want) <= 3, "rgb ({r},{g},{b}) ch {k} -> {:?}", got);
