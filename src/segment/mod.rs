@@ -329,3 +329,37 @@ pub struct Segmentation {
 pub fn selfie_label(value: u8) -> &'static str {
     if value > 0 { "person" } else { "background" }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{PixelFormat, YuvMode};
+
+    #[test]
+    fn a_raw_frame_segments_like_its_decoded_picture() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/squat_frame20.jpg"
+        );
+        let image = crate::files::load_rgb(path.as_ref()).unwrap();
+        let mut segmenter = Segmenter::new(SegmenterConfig::default()).unwrap();
+        let want = segmenter.segment_people(&image).unwrap();
+
+        let raw = RawImage {
+            data: image.as_raw(),
+            format: PixelFormat::Rgb24,
+            width: image.width(),
+            height: image.height(),
+            stride: 3 * image.width() as usize,
+            yuv: YuvMode::default(),
+        };
+        let mut input = segmenter.new_input();
+        input.fill_raw(&raw, &mut Converter::new()).unwrap();
+        assert_eq!(input.frame_size(), image.dimensions());
+        let got = segmenter.segment_input(&input).unwrap();
+        assert_eq!(
+            got[0].mask, want[0].mask,
+            "same tensor, same mask at the frame's size"
+        );
+    }
+}

@@ -629,17 +629,12 @@ mod tests {
 
     /// 75 % colour bars (white, yellow, cyan, green, magenta, red, blue, black), 8 px each.
     fn bars(h: u32) -> RgbImage {
-        const BARS: [[u8; 3]; 8] = [
-            [191, 191, 191],
-            [191, 191, 0],
-            [0, 191, 191],
-            [0, 191, 0],
-            [191, 0, 191],
-            [191, 0, 0],
-            [0, 0, 191],
-            [0, 0, 0],
-        ];
-        RgbImage::from_fn(64, h, |x, _| image::Rgb(BARS[x as usize / 8]))
+        // Green switches every four bars, red every two, blue every one.
+        let on = |bit: bool| if bit { 191 } else { 0 };
+        RgbImage::from_fn(64, h, |x, _| {
+            let i = x / 8;
+            image::Rgb([on(i % 4 < 2), on(i < 4), on(i % 2 == 0)])
+        })
     }
 
     fn max_diff(a: &RgbImage, b: &RgbImage) -> (u8, (u32, u32)) {
