@@ -14,7 +14,7 @@
 //! draws the camera picture) — each camera buffer is converted and resized in one pass straight
 //! into the segmentation model's input ([`ModelInput::fill_raw`]): no full-size RGB frame is
 //! made. Otherwise frames are converted whole and the segmenter samples its input from them;
-//! both give the model the same tensor (bit for bit, except MJPEG: see [`Converter::to_tensor`]).
+//! both give the model the same tensor, bit for bit ([`Converter::to_tensor`]).
 //!
 //! When the source reports a transient error (a camera reconnecting) every occupied zone is
 //! left at once (`pose_end`, `exit`) and every sink hears [`EventSink::source_lost`], so outputs

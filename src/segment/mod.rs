@@ -95,8 +95,8 @@ impl ModelInput {
     }
 
     /// Converts and resizes `raw` into the tensor in one pass: the tensor
-    /// [`ModelInput::fill_image`] gives on the converted frame (bit for bit for the uncompressed
-    /// formats; see [`Converter::to_tensor`]).
+    /// [`ModelInput::fill_image`] gives on the converted frame, bit for bit
+    /// ([`Converter::to_tensor`]).
     pub fn fill_raw(
         &mut self,
         raw: &RawImage<'_>,

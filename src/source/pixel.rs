@@ -441,8 +441,9 @@ impl Converter {
 
     /// Samples the whole frame into a model's input tensor (`3 × height × width` of
     /// `to_tensor`, planar) in one pass: the tensor [`Converter::to_rgb`] then
-    /// [`ImageToTensor::run`] give, bit for bit for the uncompressed formats, but only the
-    /// pixels the tensor samples are converted and no full-size RGB frame is written.
+    /// [`ImageToTensor::run`] give, bit for bit, but only the pixels the tensor samples are
+    /// converted and no full-size RGB frame is written. MJPEG is the exception: it is decoded
+    /// whole, into scratch memory the converter keeps.
     ///
     /// # Panics
     /// If `out` is not `3 × height × width` of `to_tensor` long.
@@ -460,7 +461,11 @@ impl Converter {
         Ok(())
     }
 
-    /// Decodes an MJPEG frame into the converter's scratch image.
+    /// Decodes an MJPEG frame into the converter's scratch image, at full size: the decoder
+    /// (zune-jpeg, through `image`) has no reduced-scale decoding. libjpeg's DCT scaling (the
+    /// `mozjpeg` crate) would have it, but reports corrupt data by unwinding, and in
+    /// `bodyzone run` every panic, even a caught one, drives the GPIO pins to their safe state:
+    /// a camera's occasional broken frame must not do that.
     fn decode(&mut self, raw: &RawImage<'_>) -> Result<&RgbImage, ConvertError> {
         if self.decoded.dimensions() != (raw.width, raw.height) {
             self.decoded = RgbImage::new(raw.width, raw.height);
