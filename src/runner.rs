@@ -679,47 +679,87 @@ mod tests {
         }
     }
 
-    /// Runs two YUYV frames; returns whether each frame reached the callback as a full-size
-    /// picture, and each frame's mask.
-    fn run_frames(toml: &str, full_frames: bool) -> (Vec<bool>, Vec<Arc<Mask>>) {
-        let image = person();
-        let shifted = RgbImage::from_fn(image.width(), image.height(), |x, y| {
-            *image.get_pixel((x + 12).min(image.width() - 1), y)
-        });
-        let source = Frames(vec![yuyv(&image, 0), yuyv(&shifted, 1)].into_iter());
-        let (mut pictures, mut masks) = (Vec::new(), Vec::new());
+    /// What the per-frame callback saw of one frame.
+    struct Seen {
+        /// It got the full-size picture.
+        picture: bool,
+        mask: Option<Arc<Mask>>,
+        skipped: bool,
+    }
+
+    /// Runs `images` as YUYV camera buffers.
+    fn run_frames(toml: &str, full_frames: bool, images: &[RgbImage]) -> Vec<Seen> {
+        let frames = images.iter().zip(0..).map(|(image, i)| yuyv(image, i));
+        let mut seen = Vec::new();
         let opts = RunOptions {
             full_frames,
             ..RunOptions::default()
         };
         run_with(
-            Box::new(source),
+            Box::new(Frames(frames.collect::<Vec<_>>().into_iter())),
             &mut pipeline(toml),
             &mut [],
             &opts,
             &mut |picture, result| {
-                assert_eq!(result.frame_size, image.dimensions());
-                pictures.push(picture.is_some());
-                masks.extend(result.mask.clone());
+                assert_eq!(result.frame_size, images[0].dimensions());
+                seen.push(Seen {
+                    picture: picture.is_some(),
+                    mask: result.mask.clone(),
+                    skipped: result.skipped,
+                });
             },
         )
         .unwrap();
-        (pictures, masks)
+        seen
+    }
+
+    /// The person a few pixels to the left: the mask's uncertain edges move.
+    fn shifted(image: &RgbImage) -> RgbImage {
+        RgbImage::from_fn(image.width(), image.height(), |x, y| {
+            *image.get_pixel((x + 12).min(image.width() - 1), y)
+        })
     }
 
     #[test]
     fn pose_off_converts_camera_buffers_straight_into_the_model_input() {
+        let image = person();
+        let images = [image.clone(), shifted(&image)];
         let pose_off = "[model]\npose = \"off\"\n[smoothing]\nmask = 0.5";
-        let (pictures, one_pass) = run_frames(pose_off, false);
-        assert_eq!(pictures, [false, false], "no full-size picture was made");
-        let (pictures, two_step) = run_frames(pose_off, true);
-        assert_eq!(pictures, [true, true]);
+        let one_pass = run_frames(pose_off, false, &images);
+        assert!(
+            one_pass.iter().all(|s| !s.picture),
+            "no full-size picture was made"
+        );
+        let two_step = run_frames(pose_off, true, &images);
+        assert!(two_step.iter().all(|s| s.picture));
         // The model saw the same tensor both ways, so the (smoothed) masks are the same bits.
-        assert_eq!(one_pass.len(), 2);
-        assert_eq!(one_pass, two_step);
+        let masks = |seen: &[Seen]| {
+            seen.iter()
+                .map(|s| s.mask.clone().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(masks(&one_pass), masks(&two_step));
 
-        let (pictures, _) = run_frames("[model]\npose = \"lite\"", false);
-        assert_eq!(pictures, [true, true], "BlazePose crops the full frame");
+        let pose_on = run_frames("[model]\npose = \"lite\"", false, &images);
+        assert!(
+            pose_on.iter().all(|s| s.picture),
+            "BlazePose crops the full frame"
+        );
+    }
+
+    #[test]
+    fn skip_unchanged_works_on_the_model_input() {
+        let image = person();
+        let mut noisy = image.clone();
+        noisy
+            .pixels_mut()
+            .for_each(|p| p[1] = p[1].saturating_add(2));
+        let images = [image.clone(), noisy, shifted(&image), image];
+        let toml = "[model]\npose = \"off\"\n[smoothing]\nskip_unchanged = 0.01";
+        let seen = run_frames(toml, false, &images);
+        assert!(seen.iter().all(|s| !s.picture));
+        let skipped: Vec<bool> = seen.iter().map(|s| s.skipped).collect();
+        assert_eq!(skipped, [false, true, false, false]);
     }
 
     #[test]
