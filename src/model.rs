@@ -326,9 +326,12 @@ fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<
     match precision {
         Precision::F32 => {
             upsample::rewrite(&mut model)?;
-            // spatial::rewrite and pointwise::rewrite are correct (see their tests) but their
-            // kernels are not yet faster than tract's in a release build: not applied.
             squeeze_excite::rewrite(&mut model)?;
+            // Our convolutions beat tract's only as vector code; the portable build does not.
+            if kernel::simd_kernels() {
+                spatial::rewrite(&mut model)?;
+                pointwise::rewrite(&mut model)?;
+            }
         }
         Precision::F16 => {
             let Some(transform) = tract_onnx::tract_core::transform::get_transform("f32_to_f16")?

@@ -29,7 +29,8 @@ use super::kernel::{Activation, Simd, dispatch};
 /// Output channels per block.
 const ROWS: usize = 4;
 
-/// `[I, H, W]` or `[1, I, H, W]` f32 → `[O, H, W]`: `act(W·x + bias) (+ residual)`.
+/// `[I, H, W]` or `[1, I, H, W]` f32 → `[O, H, W]` or `[1, O, H, W]`: `act(W·x + bias)
+/// (+ residual)`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct Pointwise {
     pub in_channels: usize,
@@ -41,6 +42,8 @@ pub struct Pointwise {
     pub activation: Activation,
     /// A second input of the output's shape is added last.
     pub residual: bool,
+    /// The output has a leading batch axis of 1.
+    pub batch: bool,
 }
 
 impl Pointwise {
@@ -69,6 +72,7 @@ impl Pointwise {
             bias: tensor1(&padded_bias).into_arc_tensor(),
             activation,
             residual,
+            batch: false,
         }
     }
 }
@@ -98,7 +102,9 @@ impl EvalOp for Pointwise {
         let input = &inputs[0];
         let rank = input.rank();
         let (h, w) = (input.shape()[rank - 2], input.shape()[rank - 1]);
-        let mut output = unsafe { Tensor::uninitialized::<f32>(&[self.out_channels, h, w])? };
+        let shape = [1, self.out_channels, h, w];
+        let shape = if self.batch { &shape[..] } else { &shape[1..] };
+        let mut output = unsafe { Tensor::uninitialized::<f32>(shape)? };
         let residual = match inputs.get(1) {
             Some(r) if self.residual => {
                 ensure!(r.shape() == output.shape());
@@ -125,11 +131,15 @@ impl TypedOp for Pointwise {
         let input = inputs[0];
         ensure!(input.datum_type == f32::datum_type() && input.rank() >= 3);
         let rank = input.rank();
-        Ok(tvec!(f32::fact([
+        let mut shape = tvec![
             self.out_channels.to_dim(),
             input.shape[rank - 2].clone(),
             input.shape[rank - 1].clone()
-        ])))
+        ];
+        if self.batch {
+            shape.insert(0, 1.to_dim());
+        }
+        Ok(tvec!(f32::fact(shape)))
     }
 
     as_op!();
@@ -193,8 +203,8 @@ fn pointwise_blocks<S: Simd, const C: usize>(
     assert!(src.len() >= k * n && packed.len() == blocks * k * ROWS && bias.len() >= blocks * ROWS);
     assert!(residual.is_none_or(|r| r.len() == dst.len()));
     // A short last block of pixels is copied into a zero-padded panel so the kernel reads full
-    // vectors, and its results are staged before the partial store.
-    let (mut panel, mut staged) = (Vec::new(), Vec::new());
+    // vectors; the results of a short block (of pixels or channels) are staged before the store.
+    let (mut panel, mut staged) = (Vec::new(), vec![0f32; ROWS * width]);
     for p0 in (0..n).step_by(width) {
         let cols = width.min(n - p0);
         let (xs, stride) = if cols == width {
@@ -205,7 +215,6 @@ fn pointwise_blocks<S: Simd, const C: usize>(
             for (i, row) in panel.chunks_exact_mut(width).enumerate() {
                 row[..cols].copy_from_slice(&src[i * n + p0..][..cols]);
             }
-            staged.resize(width, 0.0);
             (&panel[..], width)
         };
         for (block, weights) in packed.chunks_exact(k * ROWS).enumerate() {
@@ -224,37 +233,43 @@ fn pointwise_blocks<S: Simd, const C: usize>(
                     }
                 }
             }
-            for (r, row) in acc.iter().enumerate() {
-                let o = block * ROWS + r;
-                if o >= out_channels {
-                    break;
-                }
-                let at = o * n + p0;
-                for (c, &a) in row.iter().enumerate() {
-                    let mut v = activation.apply(s, a);
-                    let lane = c * S::LANES;
-                    if cols == width {
+            let rows = ROWS.min(out_channels - block * ROWS);
+            if cols == width && rows == ROWS {
+                for (r, row) in acc.iter().enumerate() {
+                    let at = (block * ROWS + r) * n + p0;
+                    for (c, &a) in row.iter().enumerate() {
+                        let mut v = activation.apply(s, a);
+                        let at = at + c * S::LANES;
                         if let Some(res) = residual {
-                            // SAFETY: `at + width ≤ (o + 1)·n ≤ res.len()` for a full block.
-                            v = s.add(v, unsafe { s.load(res.as_ptr().add(at + lane)) });
+                            // SAFETY: a full block ends at `at + LANES ≤ (o + 1)·n ≤ res.len()` for its
+                            // channel `o`.
+                            v = s.add(v, unsafe { s.load(res.as_ptr().add(at)) });
                         }
                         // SAFETY: as above, within `dst`.
-                        unsafe { s.store(dst.as_mut_ptr().add(at + lane), v) };
-                    } else {
-                        // SAFETY: `staged` holds `width` values.
-                        unsafe { s.store(staged.as_mut_ptr().add(lane), v) };
+                        unsafe { s.store(dst.as_mut_ptr().add(at), v) };
                     }
                 }
-                if cols < width {
-                    let out = &mut dst[at..at + cols];
-                    match residual {
-                        Some(res) => {
-                            for ((d, &v), &r) in out.iter_mut().zip(&staged).zip(&res[at..]) {
-                                *d = v + r;
-                            }
+                continue;
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (c, &a) in row.iter().enumerate() {
+                    // SAFETY: `staged` holds `ROWS × width` values.
+                    unsafe {
+                        let at = staged.as_mut_ptr().add(r * width + c * S::LANES);
+                        s.store(at, activation.apply(s, a))
+                    };
+                }
+            }
+            for (r, staged) in staged.chunks_exact(width).take(rows).enumerate() {
+                let at = (block * ROWS + r) * n + p0;
+                let out = &mut dst[at..at + cols];
+                match residual {
+                    Some(res) => {
+                        for ((d, &v), &r) in out.iter_mut().zip(staged).zip(&res[at..]) {
+                            *d = v + r;
                         }
-                        None => out.copy_from_slice(&staged[..cols]),
                     }
+                    None => out.copy_from_slice(&staged[..cols]),
                 }
             }
         }
@@ -322,9 +337,10 @@ fn add_operand(model: &TypedModel, id: usize, from: usize) -> Option<OutletId> {
     node.inputs.iter().find(|i| i.node != from).copied()
 }
 
-/// Replaces every f32 `EinSum` `IHW,OI->OHW` (or `NIHW,OI->OHW` with `N = 1`) with constant
-/// weights, followed by the `Add` of a constant bias, by a [`Pointwise`], fusing a following
-/// `Relu`/`HardSwish` or, failing that, a residual `Add`. Returns how many were replaced.
+/// Replaces every f32 `EinSum` `IHW,OI->OHW` (or with a batch axis `N = 1` on either side:
+/// `NIHW`, `NOHW`) with constant weights, followed by the `Add` of a constant bias, by a
+/// [`Pointwise`], fusing a following `Relu`/`HardSwish`, then a residual `Add`. Returns how many
+/// were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     let mut replaced = 0;
     for id in model.eval_order()? {
@@ -334,10 +350,15 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         };
         let expr = einsum.axes.to_string();
         let input = model.outlet_fact(node.inputs[0])?;
-        let batch_of_one = expr == "NIHW,OI->OHW" && input.shape[0] == 1.to_dim();
+        let Some((from, to)) = expr.split_once(",OI->") else {
+            continue;
+        };
+        let batch_of_one = from != "NIHW" || input.shape[0] == 1.to_dim();
         if einsum.q_params.is_some()
             || input.datum_type != f32::datum_type()
-            || !(expr == "IHW,OI->OHW" || batch_of_one)
+            || !matches!(from, "IHW" | "NIHW")
+            || !matches!(to, "OHW" | "NOHW")
+            || !batch_of_one
             || node.inputs.len() != 2
         {
             continue;
@@ -348,15 +369,15 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         let &[out_channels, in_channels] = weights.shape() else {
             continue;
         };
-        // The bias, when the only consumer adds a constant [O, 1, 1] or [O].
+        // The bias, when the only consumer adds a constant [O, 1, 1], [1, O, 1, 1] or [O].
         let mut last = id;
         let mut bias = vec![0f32; out_channels];
         if let Some(next) = only_consumer(model, id)
             && let Some(operand) = add_operand(model, next, id)
             && let Some(k) = model.outlet_fact(operand)?.konst.clone()
             && k.len() == out_channels
-            && k.rank() <= 3
-            && k.shape().iter().skip(1).all(|&d| d == 1)
+            && k.rank() <= 4
+            && k.shape().iter().filter(|&&d| d != 1).count() <= 1
             && k.datum_type() == f32::datum_type()
         {
             bias.copy_from_slice(k.try_as_plain_ram()?.as_slice::<f32>()?);
@@ -365,9 +386,8 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         let (activation, after_activation) = fused_activation(model, last)?;
         let output_shape = model.outlet_fact(OutletId::new(last, 0))?.shape.clone();
         let mut residual = None;
-        if activation == Activation::Identity
-            && let Some(next) = only_consumer(model, last)
-            && let Some(operand) = add_operand(model, next, last)
+        if let Some(next) = only_consumer(model, after_activation)
+            && let Some(operand) = add_operand(model, next, after_activation)
             && model.outlet_fact(operand)?.shape == output_shape
             && model.outlet_fact(OutletId::new(next, 0))?.shape == output_shape
             && model.outlet_fact(operand)?.datum_type == f32::datum_type()
@@ -375,13 +395,16 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
             residual = Some((operand, next));
         }
         let last = residual.map_or(after_activation, |(_, add)| add);
-        let op = Pointwise::new(
-            weights.try_as_plain_ram()?.as_slice::<f32>()?,
-            &bias,
-            in_channels,
-            activation,
-            residual.is_some(),
-        );
+        let op = Pointwise {
+            batch: to == "NOHW",
+            ..Pointwise::new(
+                weights.try_as_plain_ram()?.as_slice::<f32>()?,
+                &bias,
+                in_channels,
+                activation,
+                residual.is_some(),
+            )
+        };
         let mut patch = TypedModelPatch::default();
         let mut inputs = tvec!(patch.tap_model(model, node.inputs[0])?);
         if let Some((operand, _)) = residual {
@@ -408,37 +431,49 @@ mod tests {
 
     type Kernel = fn(usize, usize, &[f32], &[f32], &[f32], Activation, Option<&[f32]>, &mut [f32]);
 
-    /// `EinSum`, bias `Add`, then an activation (0: none, 1: relu, 2: hard-swish, 3: none and a
-    /// residual `Add` of the second input), as the decluttered selfie models have them.
+    /// `EinSum`, bias `Add`, an activation and maybe a residual `Add` of a second input, as the
+    /// decluttered selfie models have them; `batch`: the `EinSum` adds a batch axis of 1
+    /// (`IHW,OI->NOHW`), as in the selfie decoders.
     fn reference_model(
-        i: usize,
-        o: usize,
+        (i, o): (usize, usize),
         (h, w): (usize, usize),
-        tail: usize,
+        (activation, residual, batch): (Activation, bool, bool),
         seed: u64,
     ) -> TypedModel {
         let mut model = TypedModel::default();
         let x = model.add_source("x", f32::fact([i, h, w])).unwrap();
         let weights = model.add_const("w", random(&[o, i], seed)).unwrap();
-        let bias = model.add_const("b", random(&[o, 1, 1], seed ^ 99)).unwrap();
+        let shape = |s: &[usize]| {
+            if batch {
+                [&[1], s].concat()
+            } else {
+                s.to_vec()
+            }
+        };
+        let bias = random(&shape(&[o, 1, 1]), seed ^ 99);
+        let bias = model.add_const("b", bias).unwrap();
+        let expr = if batch { "IHW,OI->NOHW" } else { "IHW,OI->OHW" };
         let einsum = EinSum {
-            axes: "IHW,OI->OHW".parse().unwrap(),
+            axes: expr.parse().unwrap(),
             operating_dt: f32::datum_type(),
             q_params: None,
         };
         let y = model.wire_node("conv", einsum, &[x, weights]).unwrap();
         let mut y = model.wire_node("bias", add(), &[y[0], bias]).unwrap();
-        match tail {
-            1 => {
-                let zero = model.add_const("zero", tensor3(&[[[0f32]]])).unwrap();
+        match activation {
+            Activation::Identity => {}
+            Activation::Relu => {
+                let zero = Tensor::zero::<f32>(&shape(&[1, 1, 1])).unwrap();
+                let zero = model.add_const("zero", zero).unwrap();
                 y = model.wire_node("relu", max(), &[y[0], zero]).unwrap();
             }
-            2 => y = model.wire_node("hswish", hard_swish(), &y).unwrap(),
-            3 => {
-                let skip = model.add_source("skip", f32::fact([o, h, w])).unwrap();
-                y = model.wire_node("residual", add(), &[y[0], skip]).unwrap();
-            }
-            _ => {}
+            Activation::HardSwish => y = model.wire_node("hswish", hard_swish(), &y).unwrap(),
+        }
+        if residual {
+            let skip = model
+                .add_source("skip", f32::fact(shape(&[o, h, w])))
+                .unwrap();
+            y = model.wire_node("residual", add(), &[y[0], skip]).unwrap();
         }
         model.select_output_outlets(&y).unwrap();
         model
@@ -456,18 +491,20 @@ mod tests {
         #[test]
         fn matches_tract_einsum_bias_and_activation(
             i in 1usize..40, o in 1usize..30, h in 1usize..6, w in 1usize..40,
-            tail in 0usize..4, seed in any::<u64>(),
+            activation in 0usize..3, residual in any::<bool>(), batch in any::<bool>(),
+            seed in any::<u64>(),
         ) {
-            let reference = reference_model(i, o, (h, w), tail, seed);
+            let activation = [Activation::Identity, Activation::Relu, Activation::HardSwish][activation];
+            let reference = reference_model((i, o), (h, w), (activation, residual, batch), seed);
             let mut inputs = vec![random(&[i, h, w], !seed)];
-            if tail == 3 {
-                inputs.push(random(&[o, h, w], seed.rotate_left(7)));
+            if residual {
+                let shape = if batch { vec![1, o, h, w] } else { vec![o, h, w] };
+                inputs.push(random(&shape, seed.rotate_left(7)));
             }
             let expected = run(reference.clone(), &inputs);
             let mut ours = reference;
             prop_assert_eq!(rewrite(&mut ours).unwrap(), 1);
-            let sources = if tail == 3 { 2 } else { 1 };
-            prop_assert_eq!(ours.nodes().len(), sources + 1, "not all fused");
+            prop_assert_eq!(ours.nodes().len(), inputs.len() + 1, "not all fused");
             let got = run(ours, &inputs);
             prop_assert_eq!(got.shape(), expected.shape());
             got.close_enough(&expected, Approximation::Approximate).unwrap();

@@ -213,38 +213,50 @@ impl Padded {
         }
     }
 
-    /// `B` vectors of outputs from column `x0` of output row `oy`, before bias and activation,
-    /// summed over the `planes` (one per input channel of the group, `plane_len` apart) with
-    /// `weights` (`[planes, kh, kw]`).
+    /// Where each tap of a group's kernel (`[planes, kh, kw]`) reads, relative to an output's
+    /// first tap in the first plane; computed once per call, since a division per tap would cost
+    /// more than its multiply-adds.
+    fn tap_offsets(&self, planes: usize) -> Vec<usize> {
+        let (kh, kw) = self.kernel;
+        let sw = self.stride.1;
+        let mut offsets = Vec::with_capacity(planes * kh * kw);
+        for plane in 0..planes {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    offsets.push(
+                        plane * self.plane_len
+                            + ky * self.row_len
+                            + (kx % sw) * self.phase_len
+                            + kx / sw,
+                    );
+                }
+            }
+        }
+        offsets
+    }
+
+    /// `B` vectors of outputs, before bias and activation, whose first taps are at `at` in
+    /// `planes`: `Σ weights[t] · planes[at + offsets[t] ..]`.
+    ///
+    /// # Safety
+    /// `at + offsets[t] + B·LANES ≤ planes.len()` for every tap `t`.
     #[inline(always)]
-    fn outputs<S: Simd, const B: usize>(
-        &self,
+    unsafe fn outputs<S: Simd, const B: usize>(
         s: S,
         planes: &[f32],
+        offsets: &[usize],
         weights: &[f32],
-        oy: usize,
-        x0: usize,
+        at: usize,
         bias: f32,
     ) -> [S::V; B] {
-        let (kh, kw) = self.kernel;
-        let (sh, sw) = self.stride;
         let mut acc = [s.splat(bias); B];
-        for (plane, weights) in planes
-            .chunks_exact(self.plane_len)
-            .zip(weights.chunks_exact(kh * kw))
-        {
-            for (ky, weights) in weights.chunks_exact(kw).enumerate() {
-                let row = &plane[(oy * sh + ky) * self.row_len..][..self.row_len];
-                for (kx, &w) in weights.iter().enumerate() {
-                    let w = s.splat(w);
-                    let start = (kx % sw) * self.phase_len + x0 + kx / sw;
-                    assert!(start + B * S::LANES <= row.len());
-                    for (b, acc) in acc.iter_mut().enumerate() {
-                        // SAFETY: within `row`, asserted above.
-                        let x = unsafe { s.load(row.as_ptr().add(start + b * S::LANES)) };
-                        *acc = s.mul_add(w, x, *acc);
-                    }
-                }
+        let first = planes.as_ptr().wrapping_add(at);
+        for (&offset, &w) in offsets.iter().zip(weights) {
+            let w = s.splat(w);
+            for (b, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: the caller's contract.
+                let x = unsafe { s.load(first.add(offset + b * S::LANES)) };
+                *acc = s.mul_add(w, x, *acc);
             }
         }
         acc
@@ -276,6 +288,10 @@ fn spatial_conv_generic<S: Simd>(
     scratch.resize(cpg * plane_len, 0.0);
     let in_plane = input_size.0 * input_size.1;
     let mut staged = vec![0f32; S::LANES];
+    let offsets = padded.tap_offsets(cpg);
+    // Every read stays in the scratch: the last output row's last vector, at its farthest tap.
+    let reach = (oh - 1) * g.stride.0 * padded.row_len + ow.div_ceil(S::LANES) * S::LANES;
+    assert!(offsets.iter().all(|&o| o + reach <= scratch.len()));
     for group in 0..g.group {
         let inputs = &src[group * cpg * in_plane..][..cpg * in_plane];
         for (plane, padded_plane) in inputs
@@ -288,9 +304,13 @@ fn spatial_conv_generic<S: Simd>(
             for co in group * out_per_group..(group + 1) * out_per_group {
                 let weights = &kernel[co * cpg * taps..][..cpg * taps];
                 let row = &mut dst[(co * oh + oy) * ow..][..ow];
+                let at = oy * padded.stride.0 * padded.row_len;
                 let mut x0 = 0;
                 while x0 + 4 * S::LANES <= ow {
-                    let acc = padded.outputs::<S, 4>(s, scratch, weights, oy, x0, bias[co]);
+                    // SAFETY: `x0 + 4·LANES ≤ ow`, within reach (asserted above).
+                    let acc = unsafe {
+                        Padded::outputs::<S, 4>(s, scratch, &offsets, weights, at + x0, bias[co])
+                    };
                     for (b, a) in acc.into_iter().enumerate() {
                         // SAFETY: `x0 + 4·LANES ≤ ow`, within `row`.
                         unsafe {
@@ -303,7 +323,10 @@ fn spatial_conv_generic<S: Simd>(
                     x0 += 4 * S::LANES;
                 }
                 while x0 < ow {
-                    let [a] = padded.outputs::<S, 1>(s, scratch, weights, oy, x0, bias[co]);
+                    // SAFETY: `x0 + LANES ≤ ⌈ow / LANES⌉·LANES`, within reach (asserted above).
+                    let [a] = unsafe {
+                        Padded::outputs::<S, 1>(s, scratch, &offsets, weights, at + x0, bias[co])
+                    };
                     let v = activation.apply(s, a);
                     if x0 + S::LANES <= ow {
                         // SAFETY: within `row`.
