@@ -417,9 +417,18 @@ pub fn run_with(
     opts: &RunOptions,
     per_frame: &mut dyn FnMut(Option<&RgbImage>, &FrameResult),
 ) -> Result<RunSummary, RunError> {
-    info!(source = %source.describe(), live = source.is_live(), "starting");
-    let len = source.len_hint();
     let one_pass = pipeline.one_pass_input().filter(|_| !opts.full_frames);
+    info!(
+        source = %source.describe(),
+        live = source.is_live(),
+        conversion = if one_pass.is_some() {
+            "one pass into the model input"
+        } else {
+            "full frames"
+        },
+        "starting"
+    );
+    let len = source.len_hint();
     let (recycle, recycled) = channel();
     let frames_rx = spawn_capture(source, opts.stop.clone(), one_pass, recycled);
     let bar = match (opts.progress, len) {
