@@ -5,11 +5,11 @@
 //! optimises into a packing pass over the whole input (`OptMatMulPack`) and a matrix product,
 //! followed by separate passes for the bias, the activation and a residual `Add`: 40% of the
 //! landscape model's time. In CHW the input is already a `[I, H·W]` matrix whose rows are
-//! contiguous, so the kernel reads it in place: a 4 × 24 block of outputs (4 output channels ×
-//! 24 pixels, twelve AVX or 24 NEON accumulators) is the sum over input channels of four
-//! broadcast weights times 24 consecutive inputs. The weights are packed once, at rewrite time,
-//! four output channels interleaved. The epilogue adds the bias, applies the activation or adds
-//! the residual, and stores: one pass over the output instead of four.
+//! contiguous, so the kernel reads it in place: a tile of 4 output channels × 16 pixels (two
+//! AVX2 or four NEON vectors per channel, eight or sixteen accumulators) is the sum over input
+//! channels of four broadcast weights times 16 consecutive inputs. The weights are packed once,
+//! at rewrite time, four output channels interleaved. The epilogue applies the activation, adds
+//! the residual and stores: one pass over the output instead of four.
 //!
 //! [`rewrite`] swaps the op into a decluttered model; the tests compare it with tract's own
 //! `EinSum`, `Add` and activations on random shapes.
@@ -174,12 +174,13 @@ fn pointwise_generic<S: Simd>(
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
-    // A block's accumulators, one input row and a broadcast weight must fit in the registers:
-    // 4 × 3 + 3 + 1 of AVX2's 16, 4 × 6 + 6 + 1 of NEON's 32.
+    // The 4 × C accumulators take half the registers (8 of AVX2's 16, 16 of NEON's 32): with
+    // the inputs and the broadcast weights in the other half, nothing is spilled. (4 × 3 on
+    // AVX2 spilled and ran at half the speed.)
     if S::REGISTERS >= 32 {
-        pointwise_blocks::<S, 6>(s, k, n, src, packed, bias, activation, residual, dst)
+        pointwise_blocks::<S, 4>(s, k, n, src, packed, bias, activation, residual, dst)
     } else {
-        pointwise_blocks::<S, 3>(s, k, n, src, packed, bias, activation, residual, dst)
+        pointwise_blocks::<S, 2>(s, k, n, src, packed, bias, activation, residual, dst)
     }
 }
 
@@ -202,74 +203,82 @@ fn pointwise_blocks<S: Simd, const C: usize>(
     let width = C * S::LANES;
     assert!(src.len() >= k * n && packed.len() == blocks * k * ROWS && bias.len() >= blocks * ROWS);
     assert!(residual.is_none_or(|r| r.len() == dst.len()));
-    // A short last block of pixels is copied into a zero-padded panel so the kernel reads full
-    // vectors; the results of a short block (of pixels or channels) are staged before the store.
-    let (mut panel, mut staged) = (Vec::new(), vec![0f32; ROWS * width]);
-    for p0 in (0..n).step_by(width) {
-        let cols = width.min(n - p0);
-        let (xs, stride) = if cols == width {
-            (&src[p0..], n)
-        } else {
-            panel.clear();
-            panel.resize(k * width, 0.0);
-            for (i, row) in panel.chunks_exact_mut(width).enumerate() {
-                row[..cols].copy_from_slice(&src[i * n + p0..][..cols]);
-            }
-            (&panel[..], width)
-        };
+    // Pixels are taken in strips whose `k` input rows fit in L1 (16 KiB), all output channels of
+    // a strip before the next: each input and output row is then read or written in runs of
+    // whole cache lines, which the prefetchers follow; one tile at a time across all rows of a
+    // 72×128 layer was a stream per channel and half as fast.
+    let strip = (4096 / k).div_ceil(width).max(1) * width;
+    // A short last tile of pixels is copied into a zero-padded panel so the kernel reads full
+    // vectors; the results of a short tile (of pixels or channels) are staged before the store.
+    let (mut panel, mut staged) = (vec![0f32; k * width], vec![0f32; ROWS * width]);
+    let tail = n - n % width;
+    if tail < n {
+        for (i, row) in panel.chunks_exact_mut(width).enumerate() {
+            row[..n - tail].copy_from_slice(&src[i * n + tail..][..n - tail]);
+        }
+    }
+    for s0 in (0..n).step_by(strip) {
         for (block, weights) in packed.chunks_exact(k * ROWS).enumerate() {
-            let mut acc: [[S::V; C]; ROWS] =
-                std::array::from_fn(|r| [s.splat(bias[block * ROWS + r]); C]);
-            for (i, w) in weights.chunks_exact(ROWS).enumerate() {
-                // SAFETY: row `i` of `xs` has `width` values from `i · stride`: a full block
-                // ends at `i·n + p0 + width ≤ k·n ≤ src.len()`, the panel is `k × width`.
-                let x: [S::V; C] = std::array::from_fn(|c| unsafe {
-                    s.load(xs.as_ptr().add(i * stride + c * S::LANES))
-                });
-                for (r, &w) in w.iter().enumerate() {
-                    let w = s.splat(w);
-                    for c in 0..C {
-                        acc[r][c] = s.mul_add(w, x[c], acc[r][c]);
+            for p0 in (s0..n.min(s0 + strip)).step_by(width) {
+                let cols = width.min(n - p0);
+                let (xs, stride) = if cols == width {
+                    (&src[p0..], n)
+                } else {
+                    (&panel[..], width)
+                };
+                let mut acc: [[S::V; C]; ROWS] =
+                    std::array::from_fn(|r| [s.splat(bias[block * ROWS + r]); C]);
+                for (i, w) in weights.chunks_exact(ROWS).enumerate() {
+                    // SAFETY: row `i` of `xs` has `width` values from `i · stride`: a full tile
+                    // ends at `i·n + p0 + width ≤ k·n ≤ src.len()`, the panel is `k × width`.
+                    let x: [S::V; C] = std::array::from_fn(|c| unsafe {
+                        s.load(xs.as_ptr().add(i * stride + c * S::LANES))
+                    });
+                    for (r, &w) in w.iter().enumerate() {
+                        let w = s.splat(w);
+                        for c in 0..C {
+                            acc[r][c] = s.mul_add(w, x[c], acc[r][c]);
+                        }
                     }
                 }
-            }
-            let rows = ROWS.min(out_channels - block * ROWS);
-            if cols == width && rows == ROWS {
+                let rows = ROWS.min(out_channels - block * ROWS);
+                if cols == width && rows == ROWS {
+                    for (r, row) in acc.iter().enumerate() {
+                        let at = (block * ROWS + r) * n + p0;
+                        for (c, &a) in row.iter().enumerate() {
+                            let mut v = activation.apply(s, a);
+                            let at = at + c * S::LANES;
+                            if let Some(res) = residual {
+                                // SAFETY: a full tile of channel `o` ends at
+                                // `at + LANES ≤ (o + 1)·n ≤ res.len()`.
+                                v = s.add(v, unsafe { s.load(res.as_ptr().add(at)) });
+                            }
+                            // SAFETY: as above, within `dst`.
+                            unsafe { s.store(dst.as_mut_ptr().add(at), v) };
+                        }
+                    }
+                    continue;
+                }
                 for (r, row) in acc.iter().enumerate() {
-                    let at = (block * ROWS + r) * n + p0;
                     for (c, &a) in row.iter().enumerate() {
-                        let mut v = activation.apply(s, a);
-                        let at = at + c * S::LANES;
-                        if let Some(res) = residual {
-                            // SAFETY: a full block ends at `at + LANES ≤ (o + 1)·n ≤ res.len()` for its
-                            // channel `o`.
-                            v = s.add(v, unsafe { s.load(res.as_ptr().add(at)) });
-                        }
-                        // SAFETY: as above, within `dst`.
-                        unsafe { s.store(dst.as_mut_ptr().add(at), v) };
+                        // SAFETY: `staged` holds `ROWS × width` values.
+                        unsafe {
+                            let at = staged.as_mut_ptr().add(r * width + c * S::LANES);
+                            s.store(at, activation.apply(s, a))
+                        };
                     }
                 }
-                continue;
-            }
-            for (r, row) in acc.iter().enumerate() {
-                for (c, &a) in row.iter().enumerate() {
-                    // SAFETY: `staged` holds `ROWS × width` values.
-                    unsafe {
-                        let at = staged.as_mut_ptr().add(r * width + c * S::LANES);
-                        s.store(at, activation.apply(s, a))
-                    };
-                }
-            }
-            for (r, staged) in staged.chunks_exact(width).take(rows).enumerate() {
-                let at = (block * ROWS + r) * n + p0;
-                let out = &mut dst[at..at + cols];
-                match residual {
-                    Some(res) => {
-                        for ((d, &v), &r) in out.iter_mut().zip(staged).zip(&res[at..]) {
-                            *d = v + r;
+                for (r, staged) in staged.chunks_exact(width).take(rows).enumerate() {
+                    let at = (block * ROWS + r) * n + p0;
+                    let out = &mut dst[at..at + cols];
+                    match residual {
+                        Some(res) => {
+                            for ((d, &v), &r) in out.iter_mut().zip(staged).zip(&res[at..]) {
+                                *d = v + r;
+                            }
                         }
+                        None => out.copy_from_slice(&staged[..cols]),
                     }
-                    None => out.copy_from_slice(&staged[..cols]),
                 }
             }
         }
