@@ -1071,9 +1071,17 @@ mod tests {
             let full = conv.to_rgb(&frame, &mut out);
             let mut small = RgbImage::new(tw, th);
             let resized = conv.to_rgb_resized(&frame, &mut small);
+            let to_tensor = stretch(tw as usize, th as usize);
+            let mut tensor = vec![0.0; 3 * (tw * th) as usize];
+            let one_pass = conv.to_tensor(&frame, &to_tensor, &mut tensor);
             let needed = format.frame_len(frame.stride, h).unwrap();
             prop_assert_eq!(full.is_ok(), data.len() >= needed);
             prop_assert_eq!(resized.is_ok(), data.len() >= needed);
+            prop_assert_eq!(one_pass.is_ok(), data.len() >= needed);
+            if one_pass.is_ok() {
+                // Odd sizes, padding, enlargements: still the two-step tensor exactly.
+                prop_assert_eq!(tensor, convert_then_sample(&frame, &to_tensor));
+            }
         }
 
         #[test]
