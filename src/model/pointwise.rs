@@ -203,34 +203,30 @@ fn pointwise_blocks<S: Simd, const C: usize>(
     let width = C * S::LANES;
     assert!(src.len() >= k * n && packed.len() == blocks * k * ROWS && bias.len() >= blocks * ROWS);
     assert!(residual.is_none_or(|r| r.len() == dst.len()));
-    // Pixels are taken in strips whose `k` input rows fit in L1 (16 KiB), all output channels of
-    // a strip before the next: each input and output row is then read or written in runs of
-    // whole cache lines, which the prefetchers follow; one tile at a time across all rows of a
-    // 72×128 layer was a stream per channel and half as fast.
+    // Pixels are taken in strips whose `k` input rows fit in L1 (16 KiB), all output channels
+    // of a strip before the next. The strip is copied into a contiguous panel first: in place,
+    // its rows are `n` values apart, and for the 72×128 planes (n·4 bytes = 9 × 4 KiB) every
+    // row's values fell into the same L1 set and evicted each other. The panel is zero-padded
+    // to whole tiles, so the kernel always reads full vectors; the results of a short tile (of
+    // pixels or channels) are staged before the store.
     let strip = (4096 / k).div_ceil(width).max(1) * width;
-    // A short last tile of pixels is copied into a zero-padded panel so the kernel reads full
-    // vectors; the results of a short tile (of pixels or channels) are staged before the store.
-    let (mut panel, mut staged) = (vec![0f32; k * width], vec![0f32; ROWS * width]);
-    let tail = n - n % width;
-    if tail < n {
-        for (i, row) in panel.chunks_exact_mut(width).enumerate() {
-            row[..n - tail].copy_from_slice(&src[i * n + tail..][..n - tail]);
-        }
-    }
+    let (mut panel, mut staged) = (vec![0f32; k * strip], vec![0f32; ROWS * width]);
     for s0 in (0..n).step_by(strip) {
+        let len = strip.min(n - s0);
+        let stride = len.div_ceil(width) * width;
+        for (i, row) in panel.chunks_exact_mut(stride).take(k).enumerate() {
+            row[..len].copy_from_slice(&src[i * n + s0..][..len]);
+            row[len..].fill(0.0);
+        }
         for (block, weights) in packed.chunks_exact(k * ROWS).enumerate() {
-            for p0 in (s0..n.min(s0 + strip)).step_by(width) {
-                let cols = width.min(n - p0);
-                let (xs, stride) = if cols == width {
-                    (&src[p0..], n)
-                } else {
-                    (&panel[..], width)
-                };
+            for t0 in (0..len).step_by(width) {
+                let (cols, p0) = (width.min(len - t0), s0 + t0);
+                let xs = &panel[t0..];
                 let mut acc: [[S::V; C]; ROWS] =
                     std::array::from_fn(|r| [s.splat(bias[block * ROWS + r]); C]);
                 for (i, w) in weights.chunks_exact(ROWS).enumerate() {
-                    // SAFETY: row `i` of `xs` has `width` values from `i · stride`: a full tile
-                    // ends at `i·n + p0 + width ≤ k·n ≤ src.len()`, the panel is `k × width`.
+                    // SAFETY: row `i` of the panel (`k` rows of `stride`, a multiple of `width`)
+                    // has `width` values from `t0 + i · stride`.
                     let x: [S::V; C] = std::array::from_fn(|c| unsafe {
                         s.load(xs.as_ptr().add(i * stride + c * S::LANES))
                     });

@@ -234,29 +234,131 @@ impl Padded {
         }
         offsets
     }
+}
 
-    /// `B` vectors of outputs, before bias and activation, whose first taps are at `at` in
-    /// `planes`: `Σ weights[t] · planes[at + offsets[t] ..]`.
+/// The outputs of one group, read from its padded planes.
+struct Rows<'a, S: Simd> {
+    s: S,
+    /// The group's padded planes, `plane_len` apart.
+    planes: &'a [f32],
+    /// [`Padded::tap_offsets`].
+    offsets: &'a [usize],
+    /// Between the first taps of consecutive output rows: `stride.0 · row_len`.
+    row_step: usize,
+    activation: Activation,
+    /// Output width.
+    ow: usize,
+    /// A short last vector of a row is stored here first: `LANES` values.
+    staged: &'a mut [f32],
+}
+
+impl<S: Simd> Rows<'_, S> {
+    /// Every output row of the channels `outputs` (`[channel, plane of oh × ow]`, with their
+    /// `weights` and `bias`), `R` rows × `B` vectors at a time. `R · B` independent
+    /// accumulators keep both FMA pipes busy even though each accumulates the taps in sequence;
+    /// one row of 4 vectors waited on the multiply-add latency.
+    #[inline(always)]
+    fn all<const R: usize, const B: usize>(
+        &mut self,
+        outputs: &mut [f32],
+        oh: usize,
+        weights: &[f32],
+        bias: &[f32],
+    ) {
+        let taps = self.offsets.len();
+        let whole = oh - oh % R;
+        // Rows outermost, so that a dense convolution's output channels share the input rows
+        // while they are in L1.
+        for oy in (0..whole).step_by(R) {
+            for ((out, weights), &bias) in outputs
+                .chunks_exact_mut(oh * self.ow)
+                .zip(weights.chunks_exact(taps))
+                .zip(bias)
+            {
+                self.rows::<R, B>(out, oy, weights, bias);
+            }
+        }
+        for oy in whole..oh {
+            for ((out, weights), &bias) in outputs
+                .chunks_exact_mut(oh * self.ow)
+                .zip(weights.chunks_exact(taps))
+                .zip(bias)
+            {
+                self.rows::<1, B>(out, oy, weights, bias);
+            }
+        }
+    }
+
+    /// Output rows `oy..oy + R` of one channel's plane `out`.
+    #[inline(always)]
+    fn rows<const R: usize, const B: usize>(
+        &mut self,
+        out: &mut [f32],
+        oy: usize,
+        weights: &[f32],
+        bias: f32,
+    ) {
+        let (s, ow, lanes) = (self.s, self.ow, S::LANES);
+        assert!((oy + R) * ow <= out.len());
+        let at = oy * self.row_step;
+        let mut x0 = 0;
+        while x0 + B * lanes <= ow {
+            // SAFETY: rows below `oh`, vectors within `⌈ow / LANES⌉·LANES`: within reach.
+            let acc = unsafe { self.sums::<R, B>(weights, bias, at + x0) };
+            for (r, acc) in acc.iter().enumerate() {
+                for (b, &a) in acc.iter().enumerate() {
+                    // SAFETY: `x0 + B·LANES ≤ ow` in row `oy + r < oh` of `out` (asserted).
+                    unsafe {
+                        let to = out.as_mut_ptr().add((oy + r) * ow + x0 + b * lanes);
+                        s.store(to, self.activation.apply(s, a))
+                    };
+                }
+            }
+            x0 += B * lanes;
+        }
+        while x0 < ow {
+            // SAFETY: as above.
+            let acc = unsafe { self.sums::<R, 1>(weights, bias, at + x0) };
+            for (r, [a]) in acc.iter().enumerate() {
+                let v = self.activation.apply(s, *a);
+                let row = &mut out[(oy + r) * ow..][..ow];
+                if x0 + lanes <= ow {
+                    // SAFETY: within `row`.
+                    unsafe { s.store(row.as_mut_ptr().add(x0), v) };
+                } else {
+                    // SAFETY: `staged` holds `LANES` values.
+                    unsafe { s.store(self.staged.as_mut_ptr(), v) };
+                    row[x0..].copy_from_slice(&self.staged[..ow - x0]);
+                }
+            }
+            x0 += lanes;
+        }
+    }
+
+    /// `R` rows × `B` vectors of outputs, before the activation, whose first taps are at `at`
+    /// in `planes`: `bias + Σ weights[t] · planes[at + r·row_step + offsets[t] ..]`.
     ///
     /// # Safety
-    /// `at + offsets[t] + B·LANES ≤ planes.len()` for every tap `t`.
+    /// `at + (R − 1)·row_step + offsets[t] + B·LANES ≤ planes.len()` for every tap `t`.
     #[inline(always)]
-    unsafe fn outputs<S: Simd, const B: usize>(
-        s: S,
-        planes: &[f32],
-        offsets: &[usize],
+    unsafe fn sums<const R: usize, const B: usize>(
+        &self,
         weights: &[f32],
-        at: usize,
         bias: f32,
-    ) -> [S::V; B] {
-        let mut acc = [s.splat(bias); B];
-        let first = planes.as_ptr().wrapping_add(at);
-        for (&offset, &w) in offsets.iter().zip(weights) {
+        at: usize,
+    ) -> [[S::V; B]; R] {
+        let s = self.s;
+        let mut acc = [[s.splat(bias); B]; R];
+        let first = self.planes.as_ptr().wrapping_add(at);
+        for (&offset, &w) in self.offsets.iter().zip(weights) {
             let w = s.splat(w);
-            for (b, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: the caller's contract.
-                let x = unsafe { s.load(first.add(offset + b * S::LANES)) };
-                *acc = s.mul_add(w, x, *acc);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                for (b, acc) in acc.iter_mut().enumerate() {
+                    let at = offset + r * self.row_step + b * S::LANES;
+                    // SAFETY: the caller's contract.
+                    let x = unsafe { s.load(first.add(at)) };
+                    *acc = s.mul_add(w, x, *acc);
+                }
             }
         }
         acc
@@ -300,45 +402,29 @@ fn spatial_conv_generic<S: Simd>(
         {
             padded.fill(s, plane, input_size.1, padded_plane);
         }
-        for oy in 0..oh {
-            for co in group * out_per_group..(group + 1) * out_per_group {
-                let weights = &kernel[co * cpg * taps..][..cpg * taps];
-                let row = &mut dst[(co * oh + oy) * ow..][..ow];
-                let at = oy * padded.stride.0 * padded.row_len;
-                let mut x0 = 0;
-                while x0 + 4 * S::LANES <= ow {
-                    // SAFETY: `x0 + 4·LANES ≤ ow`, within reach (asserted above).
-                    let acc = unsafe {
-                        Padded::outputs::<S, 4>(s, scratch, &offsets, weights, at + x0, bias[co])
-                    };
-                    for (b, a) in acc.into_iter().enumerate() {
-                        // SAFETY: `x0 + 4·LANES ≤ ow`, within `row`.
-                        unsafe {
-                            s.store(
-                                row.as_mut_ptr().add(x0 + b * S::LANES),
-                                activation.apply(s, a),
-                            )
-                        };
-                    }
-                    x0 += 4 * S::LANES;
-                }
-                while x0 < ow {
-                    // SAFETY: `x0 + LANES ≤ ⌈ow / LANES⌉·LANES`, within reach (asserted above).
-                    let [a] = unsafe {
-                        Padded::outputs::<S, 1>(s, scratch, &offsets, weights, at + x0, bias[co])
-                    };
-                    let v = activation.apply(s, a);
-                    if x0 + S::LANES <= ow {
-                        // SAFETY: within `row`.
-                        unsafe { s.store(row.as_mut_ptr().add(x0), v) };
-                    } else {
-                        // SAFETY: `staged` holds `LANES` values.
-                        unsafe { s.store(staged.as_mut_ptr(), v) };
-                        row[x0..].copy_from_slice(&staged[..ow - x0]);
-                    }
-                    x0 += S::LANES;
-                }
-            }
+        let channels = group * out_per_group..(group + 1) * out_per_group;
+        let outputs = &mut dst[channels.start * oh * ow..channels.end * oh * ow];
+        let weights = &kernel[channels.start * cpg * taps..channels.end * cpg * taps];
+        let bias = &bias[channels];
+        let mut rows = Rows {
+            s,
+            planes: scratch,
+            offsets: &offsets,
+            row_step: g.stride.0 * padded.row_len,
+            activation,
+            ow,
+            staged: &mut staged,
+        };
+        // Half the registers as accumulators, shaped to the row width.
+        match (S::REGISTERS >= 32, ow.div_ceil(S::LANES)) {
+            (false, 1) => rows.all::<8, 1>(outputs, oh, weights, bias),
+            (false, 2 | 3) => rows.all::<4, 2>(outputs, oh, weights, bias),
+            (false, 4..=7) => rows.all::<2, 4>(outputs, oh, weights, bias),
+            (false, _) => rows.all::<1, 8>(outputs, oh, weights, bias),
+            (true, 1) => rows.all::<16, 1>(outputs, oh, weights, bias),
+            (true, 2 | 3) => rows.all::<8, 2>(outputs, oh, weights, bias),
+            (true, 4..=7) => rows.all::<4, 4>(outputs, oh, weights, bias),
+            (true, _) => rows.all::<2, 8>(outputs, oh, weights, bias),
         }
     }
 }
@@ -472,7 +558,8 @@ mod tests {
             1usize..=2,
             0usize..3,
             prop_oneof![Just(true), Just(false)],
-            (1usize..=6, 1usize..=40),
+            // Up to 80 columns and 24 rows: every block shape of `Rows::all` for 8 lanes.
+            (1usize..=6, 1usize..=80),
             any::<u64>(),
         )
             .prop_filter_map(
@@ -480,7 +567,7 @@ mod tests {
                 |((k, pad), sh, sw, act, depthwise, (c, w), seed)| {
                     let (in_channels, out_channels, group) =
                         if depthwise { (c, c, c) } else { (3, c, 1) };
-                    let size = (k + (w % 7), w.max(k));
+                    let size = (k + (w * 7 % 20), w.max(k));
                     let geometry = Geometry {
                         in_channels,
                         out_channels,
