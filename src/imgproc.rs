@@ -155,13 +155,33 @@ impl ImageToTensor {
         let (roi, padding) = self.pad_roi(roi);
         let (sin, cos) = roi.rotation.sin_cos();
         let sampler = Sampler::new(image, self.border);
+        if roi.rotation == 0.0 {
+            // cos = 1 and sin = 0 exactly, so the formula below reduces, bit for bit, to
+            // positions that depend on the column or the row alone: quantise each once.
+            let axis = |i: usize, n: usize, centre: f32, extent: f32| {
+                quantise(centre + (i as f32 / n as f32 - 0.5) * extent)
+            };
+            let xs: Vec<_> = (0..self.width)
+                .map(|u| axis(u, self.width, roi.cx, roi.width))
+                .collect();
+            for v in 0..self.height {
+                let y = axis(v, self.height, roi.cy, roi.height);
+                for (u, &x) in xs.iter().enumerate() {
+                    put(v * self.width + u, sampler.bilinear(x, y));
+                }
+            }
+            return padding;
+        }
         for v in 0..self.height {
             let dy = (v as f32 / self.height as f32 - 0.5) * roi.height;
             for u in 0..self.width {
                 let dx = (u as f32 / self.width as f32 - 0.5) * roi.width;
                 let x = roi.cx + cos * dx - sin * dy;
                 let y = roi.cy + sin * dx + cos * dy;
-                put(v * self.width + u, sampler.bilinear(x, y));
+                put(
+                    v * self.width + u,
+                    sampler.bilinear(quantise(x), quantise(y)),
+                );
             }
         }
         padding
@@ -242,9 +262,8 @@ impl<'a, P: Pixels + ?Sized> Sampler<'a, P> {
         self.image.rgb(x as usize, y as usize)
     }
 
-    fn bilinear(&self, x: f32, y: f32) -> [u8; 3] {
-        let (x0, ax) = quantise(x);
-        let (y0, ay) = quantise(y);
+    /// Interpolates at a position [`quantise`]d on both axes.
+    fn bilinear(&self, (x0, ax): (i64, f32), (y0, ay): (i64, f32)) -> [u8; 3] {
         // A tap of weight 0 adds exactly 0: skip it (a stretch by an integer factor lands on
         // pixel centres, and every tap of a camera buffer costs a colour conversion).
         let p00 = self.pixel(x0, y0);
