@@ -342,6 +342,25 @@ fn add_operand(model: &TypedModel, id: usize, from: usize) -> Option<OutletId> {
     node.inputs.iter().find(|i| i.node != from).copied()
 }
 
+/// The other operand of the `Add` that is the only consumer of node `id`'s output, when the
+/// operand and the sum have that output's shape: `(operand, add)`, a residual connection a
+/// convolution can add in its epilogue.
+pub(crate) fn fused_residual(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<(OutletId, usize)>> {
+    let shape = &model.outlet_fact(OutletId::new(id, 0))?.shape;
+    if let Some(next) = only_consumer(model, id)
+        && let Some(operand) = add_operand(model, next, id)
+        && model.outlet_fact(operand)?.shape == *shape
+        && model.outlet_fact(OutletId::new(next, 0))?.shape == *shape
+        && model.outlet_fact(operand)?.datum_type == f32::datum_type()
+    {
+        return Ok(Some((operand, next)));
+    }
+    Ok(None)
+}
+
 /// Replaces every f32 `EinSum` `IHW,OI->OHW` (or with a batch axis `N = 1` on either side:
 /// `NIHW`, `NOHW`) with constant weights, followed by the `Add` of a constant bias, by a
 /// [`Pointwise`], fusing a following `Relu`/`HardSwish`, then a residual `Add`. Returns how many
@@ -389,16 +408,7 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
             last = next;
         }
         let (activation, after_activation) = fused_activation(model, last)?;
-        let output_shape = model.outlet_fact(OutletId::new(last, 0))?.shape.clone();
-        let mut residual = None;
-        if let Some(next) = only_consumer(model, after_activation)
-            && let Some(operand) = add_operand(model, next, after_activation)
-            && model.outlet_fact(operand)?.shape == output_shape
-            && model.outlet_fact(OutletId::new(next, 0))?.shape == output_shape
-            && model.outlet_fact(operand)?.datum_type == f32::datum_type()
-        {
-            residual = Some((operand, next));
-        }
+        let residual = fused_residual(model, after_activation)?;
         let last = residual.map_or(after_activation, |(_, add)| add);
         let op = Pointwise {
             batch: to == "NOHW",

@@ -21,7 +21,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 use super::kernel::{Activation, Simd, dispatch};
-use super::pointwise::fused_activation;
+use super::pointwise::{fused_activation, fused_residual};
 
 /// The shape parameters of a [`SpatialConv`].
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub struct SpatialConv {
     /// `[out_channels]`.
     pub bias: Arc<Tensor>,
     pub activation: Activation,
+    /// A second input of the output's shape is added last.
+    pub residual: bool,
 }
 
 impl Op for SpatialConv {
@@ -72,7 +74,12 @@ impl Op for SpatialConv {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?} {:?}", self.geometry, self.activation)])
+        Ok(vec![format!(
+            "{:?} {:?}{}",
+            self.geometry,
+            self.activation,
+            if self.residual { " +residual" } else { "" }
+        )])
     }
 
     op_as_typed_op!();
@@ -82,7 +89,7 @@ impl EvalOp for SpatialConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
+        let input = &inputs[0];
         let rank = input.rank();
         let (h, w) = (input.shape()[rank - 2], input.shape()[rank - 1]);
         let mut shape: TVec<usize> = input.shape().into();
@@ -90,6 +97,13 @@ impl EvalOp for SpatialConv {
         shape[rank - 2] = self.output_size.0;
         shape[rank - 1] = self.output_size.1;
         let mut output = unsafe { Tensor::uninitialized::<f32>(&shape)? };
+        let residual = match inputs.get(1) {
+            Some(r) if self.residual => {
+                ensure!(r.shape() == output.shape());
+                Some(r.try_as_plain_ram()?.as_slice::<f32>()?)
+            }
+            _ => None,
+        };
         let mut scratch = Vec::new();
         spatial_conv(
             &self.geometry,
@@ -99,6 +113,7 @@ impl EvalOp for SpatialConv {
             self.kernel.try_as_plain_ram()?.as_slice::<f32>()?,
             self.bias.try_as_plain_ram()?.as_slice::<f32>()?,
             self.activation,
+            residual,
             &mut scratch,
             output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
         );
@@ -123,7 +138,8 @@ impl TypedOp for SpatialConv {
 
 dispatch! {
     /// `dst[co, oy, ox] = act(bias[co] + Σ kernel[co, ci, ky, kx] · src[g·cpg + ci, oy·sh + ky − pt,
-    /// ox·sw + kx − pl])`, zero outside the input. `scratch` is reused between calls.
+    /// ox·sw + kx − pl]) + residual[co, oy, ox]`, zero outside the input. `scratch` is reused
+    /// between calls.
     #[allow(clippy::too_many_arguments)]
     pub fn spatial_conv / spatial_conv_portable = spatial_conv_generic(
         g: &Geometry,
@@ -133,6 +149,7 @@ dispatch! {
         kernel: &[f32],
         bias: &[f32],
         activation: Activation,
+        residual: Option<&[f32]>,
         scratch: &mut Vec<f32>,
         dst: &mut [f32],
     )
@@ -246,6 +263,8 @@ struct Rows<'a, S: Simd> {
     /// Between the first taps of consecutive output rows: `stride.0 · row_len`.
     row_step: usize,
     activation: Activation,
+    /// Added to the outputs after the activation, in the outputs' layout.
+    residual: Option<&'a [f32]>,
     /// Output width.
     ow: usize,
     /// A short last vector of a row is stored here first: `LANES` values.
@@ -266,25 +285,23 @@ impl<S: Simd> Rows<'_, S> {
         bias: &[f32],
     ) {
         let taps = self.offsets.len();
+        let plane = oh * self.ow;
         let whole = oh - oh % R;
         // Rows outermost, so that a dense convolution's output channels share the input rows
         // while they are in L1.
-        for oy in (0..whole).step_by(R) {
-            for ((out, weights), &bias) in outputs
-                .chunks_exact_mut(oh * self.ow)
+        for oy in (0..whole).step_by(R).chain(whole..oh) {
+            for (c, ((out, weights), &bias)) in outputs
+                .chunks_exact_mut(plane)
                 .zip(weights.chunks_exact(taps))
                 .zip(bias)
+                .enumerate()
             {
-                self.rows::<R, B>(out, oy, weights, bias);
-            }
-        }
-        for oy in whole..oh {
-            for ((out, weights), &bias) in outputs
-                .chunks_exact_mut(oh * self.ow)
-                .zip(weights.chunks_exact(taps))
-                .zip(bias)
-            {
-                self.rows::<1, B>(out, oy, weights, bias);
+                let residual = self.residual.map(|r| &r[c * plane..][..plane]);
+                if oy < whole {
+                    self.rows::<R, B>(out, residual, oy, weights, bias);
+                } else {
+                    self.rows::<1, B>(out, residual, oy, weights, bias);
+                }
             }
         }
     }
@@ -294,12 +311,13 @@ impl<S: Simd> Rows<'_, S> {
     fn rows<const R: usize, const B: usize>(
         &mut self,
         out: &mut [f32],
+        residual: Option<&[f32]>,
         oy: usize,
         weights: &[f32],
         bias: f32,
     ) {
         let (s, ow, lanes) = (self.s, self.ow, S::LANES);
-        assert!((oy + R) * ow <= out.len());
+        assert!((oy + R) * ow <= out.len() && residual.is_none_or(|r| r.len() == out.len()));
         let at = oy * self.row_step;
         let mut x0 = 0;
         while x0 + B * lanes <= ow {
@@ -307,10 +325,15 @@ impl<S: Simd> Rows<'_, S> {
             let acc = unsafe { self.sums::<R, B>(weights, bias, at + x0) };
             for (r, acc) in acc.iter().enumerate() {
                 for (b, &a) in acc.iter().enumerate() {
-                    // SAFETY: `x0 + B·LANES ≤ ow` in row `oy + r < oh` of `out` (asserted).
+                    let at = (oy + r) * ow + x0 + b * lanes;
+                    let mut v = self.activation.apply(s, a);
+                    // SAFETY: `x0 + B·LANES ≤ ow` in row `oy + r < oh` of `out` and of
+                    // `residual` (asserted).
                     unsafe {
-                        let to = out.as_mut_ptr().add((oy + r) * ow + x0 + b * lanes);
-                        s.store(to, self.activation.apply(s, a))
+                        if let Some(res) = residual {
+                            v = s.add(v, s.load(res.as_ptr().add(at)));
+                        }
+                        s.store(out.as_mut_ptr().add(at), v)
                     };
                 }
             }
@@ -321,14 +344,18 @@ impl<S: Simd> Rows<'_, S> {
             let acc = unsafe { self.sums::<R, 1>(weights, bias, at + x0) };
             for (r, [a]) in acc.iter().enumerate() {
                 let v = self.activation.apply(s, *a);
-                let row = &mut out[(oy + r) * ow..][..ow];
-                if x0 + lanes <= ow {
-                    // SAFETY: within `row`.
-                    unsafe { s.store(row.as_mut_ptr().add(x0), v) };
-                } else {
-                    // SAFETY: `staged` holds `LANES` values.
-                    unsafe { s.store(self.staged.as_mut_ptr(), v) };
-                    row[x0..].copy_from_slice(&self.staged[..ow - x0]);
+                let at = (oy + r) * ow + x0;
+                let n = lanes.min(ow - x0);
+                // SAFETY: `staged` holds `LANES` values.
+                unsafe { s.store(self.staged.as_mut_ptr(), v) };
+                let row = &mut out[at..at + n];
+                match residual {
+                    Some(res) => {
+                        for ((d, &v), &r) in row.iter_mut().zip(&*self.staged).zip(&res[at..]) {
+                            *d = v + r;
+                        }
+                    }
+                    None => row.copy_from_slice(&self.staged[..n]),
                 }
             }
             x0 += lanes;
@@ -376,9 +403,11 @@ fn spatial_conv_generic<S: Simd>(
     kernel: &[f32],
     bias: &[f32],
     activation: Activation,
+    residual: Option<&[f32]>,
     scratch: &mut Vec<f32>,
     dst: &mut [f32],
 ) {
+    assert!(residual.is_none_or(|r| r.len() == dst.len()));
     let padded = Padded::new(g, (oh, ow), S::LANES);
     let cpg = g.in_per_group();
     let out_per_group = g.out_channels / g.group;
@@ -405,6 +434,7 @@ fn spatial_conv_generic<S: Simd>(
         let channels = group * out_per_group..(group + 1) * out_per_group;
         let outputs = &mut dst[channels.start * oh * ow..channels.end * oh * ow];
         let weights = &kernel[channels.start * cpg * taps..channels.end * cpg * taps];
+        let residual = residual.map(|r| &r[channels.start * oh * ow..channels.end * oh * ow]);
         let bias = &bias[channels];
         let mut rows = Rows {
             s,
@@ -412,6 +442,7 @@ fn spatial_conv_generic<S: Simd>(
             offsets: &offsets,
             row_step: g.stride.0 * padded.row_len,
             activation,
+            residual,
             ow,
             staged: &mut staged,
         };
@@ -440,10 +471,19 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         };
         let node = model.node(id);
         let (activation, last) = fused_activation(model, id)?;
+        let residual = fused_residual(model, last)?;
         let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
-        let op = SpatialConv { activation, ..op };
-        let out = patch.wire_node(&node.name, op, &[input])?;
+        let mut inputs = tvec!(patch.tap_model(model, node.inputs[0])?);
+        if let Some((operand, _)) = residual {
+            inputs.push(patch.tap_model(model, operand)?);
+        }
+        let last = residual.map_or(last, |(_, add)| add);
+        let op = SpatialConv {
+            activation,
+            residual: residual.is_some(),
+            ..op
+        };
+        let out = patch.wire_node(&node.name, op, &inputs)?;
         patch.shunt_outside(model, OutletId::new(last, 0), out[0])?;
         patch.apply(model)?;
         replaced += 1;
@@ -530,6 +570,7 @@ fn spatial_conv_for(model: &TypedModel, id: usize) -> TractResult<Option<Spatial
         kernel: kernel.into_arc_tensor(),
         bias: bias.into_arc_tensor(),
         activation: Activation::Identity,
+        residual: false,
     }))
 }
 
@@ -539,7 +580,7 @@ mod tests {
     use crate::model::kernel::testing::{random, values};
     use proptest::prelude::*;
     use tract_onnx::tract_core::ops::cnn::PoolSpec;
-    use tract_onnx::tract_core::ops::math::max;
+    use tract_onnx::tract_core::ops::math::{add, max};
     use tract_onnx::tract_core::ops::nn::hard_swish;
 
     #[derive(Debug, Clone)]
@@ -548,6 +589,8 @@ mod tests {
         after: (usize, usize),
         size: (usize, usize),
         activation: Activation,
+        /// A second input is added after the activation.
+        residual: bool,
         seed: u64,
     }
 
@@ -560,11 +603,12 @@ mod tests {
             prop_oneof![Just(true), Just(false)],
             // Up to 80 columns and 24 rows: every block shape of `Rows::all` for 8 lanes.
             (1usize..=6, 1usize..=80),
+            any::<bool>(),
             any::<u64>(),
         )
             .prop_filter_map(
                 "input smaller than the kernel",
-                |((k, pad), sh, sw, act, depthwise, (c, w), seed)| {
+                |((k, pad), sh, sw, act, depthwise, (c, w), residual, seed)| {
                     let (in_channels, out_channels, group) =
                         if depthwise { (c, c, c) } else { (3, c, 1) };
                     let size = (k + (w * 7 % 20), w.max(k));
@@ -586,6 +630,7 @@ mod tests {
                         after: (pad, pad),
                         size,
                         activation,
+                        residual,
                         seed,
                     })
                 },
@@ -600,6 +645,7 @@ mod tests {
         &[f32],
         &[f32],
         Activation,
+        Option<&[f32]>,
         &mut Vec<f32>,
         &mut [f32],
     );
@@ -647,15 +693,40 @@ mod tests {
                 y = model.wire_node("hswish", hard_swish(), &y).unwrap();
             }
         }
+        if case.residual {
+            let shape = model.outlet_fact(y[0]).unwrap().shape.clone();
+            let skip = model.add_source("skip", f32::fact(shape)).unwrap();
+            y = model.wire_node("residual", add(), &[y[0], skip]).unwrap();
+        }
         model.select_output_outlets(&y).unwrap();
         model
     }
 
-    fn run(model: TypedModel, input: &Tensor) -> Tensor {
+    fn run(model: TypedModel, inputs: &[Tensor]) -> Tensor {
         let plan = model.into_runnable().unwrap();
-        plan.run(tvec!(input.clone().into_tvalue())).unwrap()[0]
+        let inputs = inputs.iter().map(|t| t.clone().into_tvalue()).collect();
+        plan.run(inputs).unwrap()[0].clone().into_tensor()
+    }
+
+    /// The input, and the residual when the case has one.
+    fn inputs(case: &Case, output: &TypedFact) -> Vec<Tensor> {
+        let g = &case.geometry;
+        let mut inputs = vec![random(
+            &[g.in_channels, case.size.0, case.size.1],
+            !case.seed,
+        )];
+        if case.residual {
+            let shape: Vec<usize> = output.shape.iter().map(|d| d.to_usize().unwrap()).collect();
+            inputs.push(random(&shape, case.seed.rotate_left(9)));
+        }
+        inputs
+    }
+
+    fn output_fact(model: &TypedModel) -> TypedFact {
+        model
+            .outlet_fact(model.output_outlets().unwrap()[0])
+            .unwrap()
             .clone()
-            .into_tensor()
     }
 
     proptest! {
@@ -664,14 +735,13 @@ mod tests {
         #[test]
         fn matches_tract_conv_and_activation(case in case()) {
             let reference = reference_model(&case);
-            let g = &case.geometry;
-            let input = random(&[g.in_channels, case.size.0, case.size.1], !case.seed);
-            let expected = run(reference.clone(), &input);
+            let inputs = inputs(&case, &output_fact(&reference));
+            let expected = run(reference.clone(), &inputs);
             let mut ours = reference;
             prop_assert_eq!(rewrite(&mut ours).unwrap(), 1);
             prop_assert_eq!(ours.nodes().iter().filter(|n| n.op_is::<SpatialConv>()).count(), 1);
-            prop_assert_eq!(ours.nodes().len(), 2, "activation not fused");
-            let got = run(ours, &input);
+            prop_assert_eq!(ours.nodes().len(), inputs.len() + 1, "not all fused");
+            let got = run(ours, &inputs);
             prop_assert_eq!(got.shape(), expected.shape());
             got.close_enough(&expected, Approximation::Approximate).unwrap();
         }
@@ -679,16 +749,15 @@ mod tests {
         #[test]
         fn portable_and_simd_builds_agree(case in case()) {
             let g = case.geometry;
-            let reference = reference_model(&case);
-            let output = reference.outlet_fact(reference.output_outlets().unwrap()[0]).unwrap();
+            let output = output_fact(&reference_model(&case));
             let (oh, ow) = (output.shape[1].to_usize().unwrap(), output.shape[2].to_usize().unwrap());
-            let input = random(&[g.in_channels, case.size.0, case.size.1], !case.seed);
+            let inputs = inputs(&case, &output);
             let kernel = random(&[g.out_channels, g.in_per_group(), g.kernel.0, g.kernel.1], case.seed);
             let bias = random(&[g.out_channels], 7);
             let args = |f: Kernel| {
                 let mut out = vec![0f32; g.out_channels * oh * ow];
-                f(&g, case.size, (oh, ow), values(&input), values(&kernel),
-                  values(&bias), case.activation, &mut Vec::new(), &mut out);
+                f(&g, case.size, (oh, ow), values(&inputs[0]), values(&kernel), values(&bias),
+                  case.activation, inputs.get(1).map(values), &mut Vec::new(), &mut out);
                 out
             };
             let (a, b) = (args(spatial_conv), args(spatial_conv_portable));
