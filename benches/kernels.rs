@@ -81,6 +81,7 @@ fn spatial_convs(c: &mut Criterion) {
                         &kernel,
                         &bias,
                         Activation::HardSwish,
+                        None,
                         &mut scratch,
                         black_box(&mut dst),
                     )
