@@ -1,5 +1,6 @@
-//! What the convolution kernels of [`super::spatial`] and [`super::pointwise`] share: the fused
-//! activation, the vector instructions they are written in, and the choice of instruction set.
+//! What the kernels of [`super::spatial`], [`super::pointwise`] and [`super::upsample`] share:
+//! the fused activation, the vector instructions they are written in, and the choice of
+//! instruction set.
 //!
 //! The kernels are written once, generic over [`Simd`], a handful of vector operations with one
 //! implementation per instruction set: AVX2 with FMA on x86_64 (8 lanes, chosen at run time when
@@ -58,6 +59,11 @@ pub trait Simd: Copy {
     /// # Safety
     /// `p` is valid for reading `2·LANES` values.
     unsafe fn load_deinterleaved(self, p: *const f32) -> (Self::V, Self::V);
+    /// Stores `a` and `b` interleaved at `p`: `a₀ b₀ a₁ b₁ …`.
+    ///
+    /// # Safety
+    /// `p` is valid for writing `2·LANES` values.
+    unsafe fn store_interleaved(self, p: *mut f32, a: Self::V, b: Self::V);
     /// `a·b + c`, fused where the instruction set has it.
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
@@ -93,6 +99,11 @@ impl Simd for Portable {
     unsafe fn load_deinterleaved(self, p: *const f32) -> (f32, f32) {
         // SAFETY: the caller guarantees two readable values at `p`.
         unsafe { (*p, *p.add(1)) }
+    }
+    #[inline(always)]
+    unsafe fn store_interleaved(self, p: *mut f32, a: f32, b: f32) {
+        // SAFETY: the caller guarantees two writable values at `p`.
+        unsafe { (*p, *p.add(1)) = (a, b) }
     }
     #[inline(always)]
     fn mul_add(self, a: f32, b: f32, c: f32) -> f32 {
@@ -165,6 +176,16 @@ impl Simd for Avx2 {
         }
     }
     #[inline(always)]
+    unsafe fn store_interleaved(self, p: *mut f32, a: __m256, b: __m256) {
+        // SAFETY: see the impl.
+        unsafe {
+            // Per 128-bit half: [a0 b0 a1 b1 | a4 b4 a5 b5] and [a2 b2 a3 b3 | a6 b6 a7 b7].
+            let (low, high) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+            _mm256_storeu_ps(p, _mm256_permute2f128_ps::<0x20>(low, high));
+            _mm256_storeu_ps(p.add(8), _mm256_permute2f128_ps::<0x31>(low, high));
+        }
+    }
+    #[inline(always)]
     fn mul_add(self, a: __m256, b: __m256, c: __m256) -> __m256 {
         // SAFETY: see the impl.
         unsafe { _mm256_fmadd_ps(a, b, c) }
@@ -223,6 +244,11 @@ impl Simd for Neon {
         // SAFETY: see the impl.
         let pair = unsafe { vld2q_f32(p) };
         (pair.0, pair.1)
+    }
+    #[inline(always)]
+    unsafe fn store_interleaved(self, p: *mut f32, a: float32x4_t, b: float32x4_t) {
+        // SAFETY: see the impl.
+        unsafe { vst2q_f32(p, float32x4x2_t(a, b)) }
     }
     #[inline(always)]
     fn mul_add(self, a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {

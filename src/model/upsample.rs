@@ -8,8 +8,7 @@
 //! fixed: output `2k` is `¾·in[k] + ¼·in[k−1]`, output `2k+1` is `¾·in[k] + ¼·in[k+1]`, with the
 //! neighbour clamped to the edge (ONNX clamps the source coordinate). So each plane is one pass:
 //! blend two input rows vertically, then spread the blended row horizontally into two output
-//! columns per input column. Written so the compiler vectorises the vertical blend; the
-//! horizontal interleave is a short loop over a row that stays in L1.
+//! columns per input column, interleaved in vector registers.
 //!
 //! [`rewrite`] swaps the op in a decluttered model; the result is checked against tract's own
 //! `Resize` on random inputs in the tests.
@@ -17,6 +16,8 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::nn::resize::{CoordTransformer, Interpolator, Resize};
+
+use super::kernel::{Simd, dispatch};
 
 /// `[N, C, H, W]` f32 → `[N, C, 2H, 2W]`, bilinear with half-pixel centres and edge clamping
 /// (ONNX `Resize`, `mode=linear`, `coordinate_transformation_mode=half_pixel`, scales 1, 1, 2, 2).
@@ -41,7 +42,8 @@ impl EvalOp for BilinearUpsample2x {
         };
         let plain = input.try_as_plain_ram()?;
         let src = plain.as_slice::<f32>()?;
-        let mut output = Tensor::zero::<f32>(&[n, c, 2 * h, 2 * w])?;
+        // SAFETY: every value is written below.
+        let mut output = unsafe { Tensor::uninitialized::<f32>(&[n, c, 2 * h, 2 * w])? };
         upsample_planes(
             src,
             h,
@@ -67,8 +69,18 @@ impl TypedOp for BilinearUpsample2x {
     as_op!();
 }
 
-/// Every plane of `src` (`h × w` each) upsampled into `dst` (`2h × 2w` each).
-pub fn upsample_planes(src: &[f32], h: usize, w: usize, dst: &mut [f32]) {
+dispatch! {
+    /// Every plane of `src` (`h × w` each) upsampled into `dst` (`2h × 2w` each).
+    pub fn upsample_planes / upsample_planes_portable = upsample_generic(
+        src: &[f32],
+        h: usize,
+        w: usize,
+        dst: &mut [f32],
+    )
+}
+
+#[inline(always)]
+fn upsample_generic<S: Simd>(s: S, src: &[f32], h: usize, w: usize, dst: &mut [f32]) {
     let mut row = vec![0f32; w];
     for (plane, out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(4 * h * w)) {
         for y in 0..h {
@@ -76,28 +88,55 @@ pub fn upsample_planes(src: &[f32], h: usize, w: usize, dst: &mut [f32]) {
             let above = &plane[y.saturating_sub(1) * w..][..w];
             let below = &plane[(y + 1).min(h - 1) * w..][..w];
             let (top, bottom) = out[2 * y * 2 * w..][..4 * w].split_at_mut(2 * w);
-            blend(here, above, &mut row);
-            spread(&row, top);
-            blend(here, below, &mut row);
-            spread(&row, bottom);
+            blend(s, here, above, &mut row);
+            spread(s, &row, top);
+            blend(s, here, below, &mut row);
+            spread(s, &row, bottom);
         }
     }
 }
 
 /// `out = ¾·near + ¼·far`, the weights of a half-pixel ×2 tap.
-#[inline]
-fn blend(near: &[f32], far: &[f32], out: &mut [f32]) {
-    for ((o, &a), &b) in out.iter_mut().zip(near).zip(far) {
+#[inline(always)]
+fn blend<S: Simd>(s: S, near: &[f32], far: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    assert!(near.len() >= n && far.len() >= n);
+    let (three_quarters, quarter) = (s.splat(0.75), s.splat(0.25));
+    let mut x = 0;
+    while x + S::LANES <= n {
+        // SAFETY: `x + LANES ≤ n`, within all three slices (asserted).
+        unsafe {
+            let far = s.mul(quarter, s.load(far.as_ptr().add(x)));
+            let v = s.mul_add(three_quarters, s.load(near.as_ptr().add(x)), far);
+            s.store(out.as_mut_ptr().add(x), v);
+        }
+        x += S::LANES;
+    }
+    for ((o, &a), &b) in out[x..].iter_mut().zip(&near[x..]).zip(&far[x..]) {
         *o = 0.75 * a + 0.25 * b;
     }
 }
 
-/// One row of `w` values → `2w`: each value blended with its left then its right neighbour.
-#[inline]
-fn spread(row: &[f32], out: &mut [f32]) {
+/// One row of `w` values → `2w`: each value blended with its left then its right neighbour,
+/// the pairs of outputs interleaved in registers.
+#[inline(always)]
+fn spread<S: Simd>(s: S, row: &[f32], out: &mut [f32]) {
     let w = row.len();
+    assert_eq!(out.len(), 2 * w);
+    let (three_quarters, quarter) = (s.splat(0.75), s.splat(0.25));
     out[0] = row[0];
-    for x in 1..w {
+    let mut x = 1;
+    while x + S::LANES <= w {
+        // SAFETY: loads end at `x + LANES ≤ w`, the store at `2(x + LANES) − 1 < 2w`.
+        unsafe {
+            let (l, r) = (s.load(row.as_ptr().add(x - 1)), s.load(row.as_ptr().add(x)));
+            let left = s.mul_add(three_quarters, l, s.mul(quarter, r));
+            let right = s.mul_add(three_quarters, r, s.mul(quarter, l));
+            s.store_interleaved(out.as_mut_ptr().add(2 * x - 1), left, right);
+        }
+        x += S::LANES;
+    }
+    for x in x..w {
         let (l, r) = (row[x - 1], row[x]);
         out[2 * x - 1] = 0.75 * l + 0.25 * r;
         out[2 * x] = 0.75 * r + 0.25 * l;
@@ -185,7 +224,7 @@ mod tests {
     proptest! {
         #[test]
         fn matches_tract_resize(
-            (n, c, h, w, values) in (1usize..3, 1usize..5, 1usize..9, 1usize..11)
+            (n, c, h, w, values) in (1usize..3, 1usize..5, 1usize..9, 1usize..40)
                 .prop_flat_map(|(n, c, h, w)| {
                     (Just(n), Just(c), Just(h), Just(w),
                      prop::collection::vec(-100f32..100.0, n * c * h * w))
@@ -198,6 +237,23 @@ mod tests {
             let g = got.try_as_plain_ram().unwrap();
             for (a, b) in e.as_slice::<f32>().unwrap().iter().zip(g.as_slice::<f32>().unwrap()) {
                 prop_assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{} vs {}", a, b);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn portable_and_simd_builds_agree(c in 1usize..4, h in 1usize..9, w in 1usize..40) {
+            let input = crate::model::kernel::testing::random(&[c, h, w], (c * h * w) as u64);
+            let src = crate::model::kernel::testing::values(&input);
+            let go = |f: fn(&[f32], usize, usize, &mut [f32])| {
+                let mut out = vec![0f32; 4 * src.len()];
+                f(src, h, w, &mut out);
+                out
+            };
+            let (a, b) = (go(upsample_planes), go(upsample_planes_portable));
+            for (x, y) in a.iter().zip(&b) {
+                prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
             }
         }
     }
