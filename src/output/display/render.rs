@@ -6,7 +6,7 @@ use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::mono_font::ascii::{FONT_6X10, FONT_9X15_BOLD, FONT_10X20};
 use embedded_graphics::pixelcolor::{BinaryColor, Rgb888};
 use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{Circle, Line, Polyline, PrimitiveStyle, Rectangle};
+use embedded_graphics::primitives::{Circle, Line, PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
 
 use super::{DisplayState, ZoneState};
@@ -78,9 +78,14 @@ where
                 })
                 .collect();
             let colour = zone_colour(zone.state);
-            Polyline::new(&points)
-                .into_styled(PrimitiveStyle::with_stroke(colour, 2))
-                .draw(target)?;
+            // Edge by edge: embedded-graphics' thick `Polyline` joins overflow `i32` on some
+            // corners (a 4-corner mat on a portrait clip panicked in debug builds).
+            let stroke = PrimitiveStyle::with_stroke(colour, 2);
+            for edge in points.windows(2) {
+                Line::new(edge[0], edge[1])
+                    .into_styled(stroke)
+                    .draw(target)?;
+            }
             if let Some(&first) = points.first() {
                 Text::with_baseline(
                     zone.name,
