@@ -1,4 +1,5 @@
-//! What the kernels of [`super::spatial`], [`super::pointwise`] and [`super::upsample`] share:
+//! What the kernels of [`super::spatial`], [`super::pointwise`], [`super::upsample`] and
+//! [`super::squeeze_excite`] share:
 //! the fused activation, the vector instructions they are written in, and the choice of
 //! instruction set.
 //!
@@ -70,6 +71,8 @@ pub trait Simd: Copy {
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
     fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    fn sum(self, v: Self::V) -> f32;
 }
 
 /// One lane of plain f32 arithmetic: any target, and the tests' reference for the others. The
@@ -124,6 +127,10 @@ impl Simd for Portable {
     #[inline(always)]
     fn min(self, a: f32, b: f32) -> f32 {
         a.min(b)
+    }
+    #[inline(always)]
+    fn sum(self, v: f32) -> f32 {
+        v
     }
 }
 
@@ -210,6 +217,15 @@ impl Simd for Avx2 {
         // SAFETY: see the impl.
         unsafe { _mm256_min_ps(a, b) }
     }
+    #[inline(always)]
+    fn sum(self, v: __m256) -> f32 {
+        // SAFETY: see the impl.
+        unsafe {
+            let half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
+            _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
+        }
+    }
 }
 
 /// NEON: 4 lanes, 32 registers; part of the aarch64 base architecture, so always available.
@@ -274,6 +290,11 @@ impl Simd for Neon {
     fn min(self, a: float32x4_t, b: float32x4_t) -> float32x4_t {
         // SAFETY: see the impl.
         unsafe { vminq_f32(a, b) }
+    }
+    #[inline(always)]
+    fn sum(self, v: float32x4_t) -> f32 {
+        // SAFETY: see the impl.
+        unsafe { vaddvq_f32(v) }
     }
 }
 

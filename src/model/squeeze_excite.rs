@@ -22,7 +22,7 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::{Add, Mul};
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Sigmoid};
 
-use super::kernel::{Activation, Portable};
+use super::kernel::{Activation, Portable, Simd, dispatch};
 use super::pointwise::{fused_activation, only_consumer};
 
 /// `[C, H, W]` (or `[H, W, C]`) f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`, per channel.
@@ -83,9 +83,7 @@ impl EvalOp for SqueezeExcite {
                 }
             }
         } else {
-            for (s, plane) in squeezed.iter_mut().zip(x.chunks_exact(x.len() / c)) {
-                *s = plane.iter().sum();
-            }
+            channel_sums(x, &mut squeezed);
         }
         squeezed.iter_mut().for_each(|s| *s *= scale);
         let hidden: Vec<f32> = w1
@@ -120,6 +118,30 @@ impl EvalOp for SqueezeExcite {
             }
         }
         Ok(tvec!(output.into_tvalue()))
+    }
+}
+
+dispatch! {
+    /// `sums[c]` = the sum of plane `c` of `x` (`sums.len()` planes).
+    fn channel_sums / channel_sums_portable = channel_sums_generic(x: &[f32], sums: &mut [f32])
+}
+
+/// Four vector accumulators: a sum over one accumulator is a chain of dependent adds, which
+/// `Iterator::sum` over f32 is (it may not reorder), at an add's latency per value.
+#[inline(always)]
+fn channel_sums_generic<S: Simd>(s: S, x: &[f32], sums: &mut [f32]) {
+    let plane = x.len() / sums.len();
+    for (sum, plane) in sums.iter_mut().zip(x.chunks_exact(plane)) {
+        let mut acc = [s.splat(0.0); 4];
+        let mut chunks = plane.chunks_exact(4 * S::LANES);
+        for chunk in &mut chunks {
+            for (i, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `chunk` holds `4·LANES` values.
+                *acc = s.add(*acc, unsafe { s.load(chunk.as_ptr().add(i * S::LANES)) });
+            }
+        }
+        let total = s.add(s.add(acc[0], acc[1]), s.add(acc[2], acc[3]));
+        *sum = s.sum(total) + chunks.remainder().iter().sum::<f32>();
     }
 }
 
@@ -272,6 +294,27 @@ mod tests {
         plan.run(tvec!(input.clone().into_tvalue())).unwrap()[0]
             .clone()
             .into_tensor()
+    }
+
+    #[test]
+    fn channel_sums_match_a_sum_in_f64_on_every_build() {
+        use crate::model::kernel::testing::{random, values};
+        for (c, plane) in [(1, 1), (3, 31), (5, 67), (16, 2304)] {
+            let x = random(&[c, plane], plane as u64);
+            let x = values(&x);
+            type Kernel = fn(&[f32], &mut [f32]);
+            for kernel in [channel_sums as Kernel, channel_sums_portable] {
+                let mut sums = vec![0f32; c];
+                kernel(x, &mut sums);
+                for (sum, plane) in sums.iter().zip(x.chunks_exact(plane)) {
+                    let expected: f64 = plane.iter().map(|&v| f64::from(v)).sum();
+                    assert!(
+                        (f64::from(*sum) - expected).abs() < 1e-3,
+                        "{sum} vs {expected}"
+                    );
+                }
+            }
+        }
     }
 
     /// Every block of both selfie models is replaced, and the models' outputs do not move.
