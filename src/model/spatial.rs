@@ -273,11 +273,13 @@ struct Rows<'a, S: Simd> {
 
 impl<S: Simd> Rows<'_, S> {
     /// Every output row of the channels `outputs` (`[channel, plane of oh × ow]`, with their
-    /// `weights` and `bias`), `R` rows × `B` vectors at a time. `R · B` independent
-    /// accumulators keep both FMA pipes busy even though each accumulates the taps in sequence;
-    /// one row of 4 vectors waited on the multiply-add latency.
+    /// `weights` and `bias`), `C` channels × `R` rows × `B` vectors at a time. The `C·R·B`
+    /// independent accumulators keep both FMA pipes busy although each sums its taps in
+    /// sequence (one row of 4 vectors waited on the multiply-add latency); `C` channels share
+    /// each loaded input vector, which for a dense convolution saves loads (most of them
+    /// straddle two cache lines, since the taps are shifted by one value).
     #[inline(always)]
-    fn all<const R: usize, const B: usize>(
+    fn all<const C: usize, const R: usize, const B: usize>(
         &mut self,
         outputs: &mut [f32],
         oh: usize,
@@ -285,106 +287,120 @@ impl<S: Simd> Rows<'_, S> {
         bias: &[f32],
     ) {
         let taps = self.offsets.len();
-        let plane = oh * self.ow;
+        let planes = C * oh * self.ow;
         let whole = oh - oh % R;
         // Rows outermost, so that a dense convolution's output channels share the input rows
         // while they are in L1.
         for oy in (0..whole).step_by(R).chain(whole..oh) {
-            for (c, ((out, weights), &bias)) in outputs
-                .chunks_exact_mut(plane)
-                .zip(weights.chunks_exact(taps))
-                .zip(bias)
+            for (block, ((out, weights), bias)) in outputs
+                .chunks_exact_mut(planes)
+                .zip(weights.chunks_exact(C * taps))
+                .zip(bias.chunks_exact(C))
                 .enumerate()
             {
-                let residual = self.residual.map(|r| &r[c * plane..][..plane]);
+                let residual = self.residual.map(|r| &r[block * planes..][..planes]);
                 if oy < whole {
-                    self.rows::<R, B>(out, residual, oy, weights, bias);
+                    self.rows::<C, R, B>(out, residual, oy, weights, bias);
                 } else {
-                    self.rows::<1, B>(out, residual, oy, weights, bias);
+                    self.rows::<C, 1, B>(out, residual, oy, weights, bias);
                 }
             }
         }
     }
 
-    /// Output rows `oy..oy + R` of one channel's plane `out`.
+    /// Output rows `oy..oy + R` of the `C` channels' planes `out`.
     #[inline(always)]
-    fn rows<const R: usize, const B: usize>(
+    fn rows<const C: usize, const R: usize, const B: usize>(
         &mut self,
         out: &mut [f32],
         residual: Option<&[f32]>,
         oy: usize,
         weights: &[f32],
-        bias: f32,
+        bias: &[f32],
     ) {
         let (s, ow, lanes) = (self.s, self.ow, S::LANES);
-        assert!((oy + R) * ow <= out.len() && residual.is_none_or(|r| r.len() == out.len()));
+        let plane = out.len() / C;
+        assert!((oy + R) * ow <= plane && residual.is_none_or(|r| r.len() == out.len()));
         let at = oy * self.row_step;
         let mut x0 = 0;
         while x0 + B * lanes <= ow {
             // SAFETY: rows below `oh`, vectors within `⌈ow / LANES⌉·LANES`: within reach.
-            let acc = unsafe { self.sums::<R, B>(weights, bias, at + x0) };
-            for (r, acc) in acc.iter().enumerate() {
-                for (b, &a) in acc.iter().enumerate() {
-                    let at = (oy + r) * ow + x0 + b * lanes;
-                    let mut v = self.activation.apply(s, a);
-                    // SAFETY: `x0 + B·LANES ≤ ow` in row `oy + r < oh` of `out` and of
-                    // `residual` (asserted).
-                    unsafe {
-                        if let Some(res) = residual {
-                            v = s.add(v, s.load(res.as_ptr().add(at)));
-                        }
-                        s.store(out.as_mut_ptr().add(at), v)
-                    };
+            let acc = unsafe { self.sums::<C, R, B>(weights, bias, at + x0) };
+            for (c, acc) in acc.iter().enumerate() {
+                for (r, acc) in acc.iter().enumerate() {
+                    for (b, &a) in acc.iter().enumerate() {
+                        let at = c * plane + (oy + r) * ow + x0 + b * lanes;
+                        let mut v = self.activation.apply(s, a);
+                        // SAFETY: `x0 + B·LANES ≤ ow` in row `oy + r < oh` of plane `c` of
+                        // `out` and of `residual` (asserted).
+                        unsafe {
+                            if let Some(res) = residual {
+                                v = s.add(v, s.load(res.as_ptr().add(at)));
+                            }
+                            s.store(out.as_mut_ptr().add(at), v)
+                        };
+                    }
                 }
             }
             x0 += B * lanes;
         }
         while x0 < ow {
             // SAFETY: as above.
-            let acc = unsafe { self.sums::<R, 1>(weights, bias, at + x0) };
-            for (r, [a]) in acc.iter().enumerate() {
-                let v = self.activation.apply(s, *a);
-                let at = (oy + r) * ow + x0;
-                let n = lanes.min(ow - x0);
-                // SAFETY: `staged` holds `LANES` values.
-                unsafe { s.store(self.staged.as_mut_ptr(), v) };
-                let row = &mut out[at..at + n];
-                match residual {
-                    Some(res) => {
-                        for ((d, &v), &r) in row.iter_mut().zip(&*self.staged).zip(&res[at..]) {
-                            *d = v + r;
+            let acc = unsafe { self.sums::<C, R, 1>(weights, bias, at + x0) };
+            for (c, acc) in acc.iter().enumerate() {
+                for (r, [a]) in acc.iter().enumerate() {
+                    let v = self.activation.apply(s, *a);
+                    let at = c * plane + (oy + r) * ow + x0;
+                    let n = lanes.min(ow - x0);
+                    // SAFETY: `staged` holds `LANES` values.
+                    unsafe { s.store(self.staged.as_mut_ptr(), v) };
+                    let row = &mut out[at..at + n];
+                    match residual {
+                        Some(res) => {
+                            let staged = &*self.staged;
+                            for ((d, &v), &r) in row.iter_mut().zip(staged).zip(&res[at..]) {
+                                *d = v + r;
+                            }
                         }
+                        None => row.copy_from_slice(&self.staged[..n]),
                     }
-                    None => row.copy_from_slice(&self.staged[..n]),
                 }
             }
             x0 += lanes;
         }
     }
 
-    /// `R` rows × `B` vectors of outputs, before the activation, whose first taps are at `at`
-    /// in `planes`: `bias + Σ weights[t] · planes[at + r·row_step + offsets[t] ..]`.
+    /// `C` channels × `R` rows × `B` vectors of outputs, before the activation, whose first
+    /// taps are at `at` in `planes`: `bias[c] + Σ weights[c·taps + t] · planes[at + r·row_step
+    /// + offsets[t] ..]`.
     ///
     /// # Safety
     /// `at + (R − 1)·row_step + offsets[t] + B·LANES ≤ planes.len()` for every tap `t`.
     #[inline(always)]
-    unsafe fn sums<const R: usize, const B: usize>(
+    unsafe fn sums<const C: usize, const R: usize, const B: usize>(
         &self,
         weights: &[f32],
-        bias: f32,
+        bias: &[f32],
         at: usize,
-    ) -> [[S::V; B]; R] {
+    ) -> [[[S::V; B]; R]; C] {
         let s = self.s;
-        let mut acc = [[s.splat(bias); B]; R];
+        let taps = self.offsets.len();
+        assert!(weights.len() == C * taps && bias.len() == C);
+        let mut acc: [[[S::V; B]; R]; C] = std::array::from_fn(|c| [[s.splat(bias[c]); B]; R]);
         let first = self.planes.as_ptr().wrapping_add(at);
-        for (&offset, &w) in self.offsets.iter().zip(weights) {
-            let w = s.splat(w);
-            for (r, acc) in acc.iter_mut().enumerate() {
-                for (b, acc) in acc.iter_mut().enumerate() {
-                    let at = offset + r * self.row_step + b * S::LANES;
+        for (t, &offset) in self.offsets.iter().enumerate() {
+            let x: [[S::V; B]; R] = std::array::from_fn(|r| {
+                std::array::from_fn(|b| {
                     // SAFETY: the caller's contract.
-                    let x = unsafe { s.load(first.add(at)) };
-                    *acc = s.mul_add(w, x, *acc);
+                    unsafe { s.load(first.add(offset + r * self.row_step + b * S::LANES)) }
+                })
+            });
+            for (c, acc) in acc.iter_mut().enumerate() {
+                let w = s.splat(weights[c * taps + t]);
+                for (acc, x) in acc.iter_mut().zip(&x) {
+                    for (acc, &x) in acc.iter_mut().zip(x) {
+                        *acc = s.mul_add(w, x, *acc);
+                    }
                 }
             }
         }
@@ -446,16 +462,20 @@ fn spatial_conv_generic<S: Simd>(
             ow,
             staged: &mut staged,
         };
-        // Half the registers as accumulators, shaped to the row width.
-        match (S::REGISTERS >= 32, ow.div_ceil(S::LANES)) {
-            (false, 1) => rows.all::<8, 1>(outputs, oh, weights, bias),
-            (false, 2 | 3) => rows.all::<4, 2>(outputs, oh, weights, bias),
-            (false, 4..=7) => rows.all::<2, 4>(outputs, oh, weights, bias),
-            (false, _) => rows.all::<1, 8>(outputs, oh, weights, bias),
-            (true, 1) => rows.all::<16, 1>(outputs, oh, weights, bias),
-            (true, 2 | 3) => rows.all::<8, 2>(outputs, oh, weights, bias),
-            (true, 4..=7) => rows.all::<4, 4>(outputs, oh, weights, bias),
-            (true, _) => rows.all::<2, 8>(outputs, oh, weights, bias),
+        // Half the registers as accumulators: four output channels when they read the same
+        // inputs, else rows and vectors shaped to the row width.
+        let dense = out_per_group % 4 == 0;
+        match (S::REGISTERS >= 32, dense, ow.div_ceil(S::LANES)) {
+            (false, true, _) => rows.all::<4, 1, 2>(outputs, oh, weights, bias),
+            (false, false, 1) => rows.all::<1, 8, 1>(outputs, oh, weights, bias),
+            (false, false, 2 | 3) => rows.all::<1, 4, 2>(outputs, oh, weights, bias),
+            (false, false, 4..=7) => rows.all::<1, 2, 4>(outputs, oh, weights, bias),
+            (false, false, _) => rows.all::<1, 1, 8>(outputs, oh, weights, bias),
+            (true, true, _) => rows.all::<4, 1, 4>(outputs, oh, weights, bias),
+            (true, false, 1) => rows.all::<1, 16, 1>(outputs, oh, weights, bias),
+            (true, false, 2 | 3) => rows.all::<1, 8, 2>(outputs, oh, weights, bias),
+            (true, false, 4..=7) => rows.all::<1, 4, 4>(outputs, oh, weights, bias),
+            (true, false, _) => rows.all::<1, 2, 8>(outputs, oh, weights, bias),
         }
     }
 }
