@@ -1,7 +1,6 @@
 //! What the kernels of [`super::spatial`], [`super::pointwise`], [`super::upsample`] and
-//! [`super::squeeze_excite`] share:
-//! the fused activation, the vector instructions they are written in, and the choice of
-//! instruction set.
+//! [`super::squeeze_excite`] share: the fused activation, the vector instructions they are
+//! written in, and the choice of instruction set.
 //!
 //! The kernels are written once, generic over [`Simd`], a handful of vector operations with one
 //! implementation per instruction set: AVX2 with FMA on x86_64 (8 lanes, chosen at run time when

@@ -1,14 +1,16 @@
 //! Convolutions with few input channels per group (the depthwise 3×3 and 5×5 convolutions of the
-//! selfie models, and their 3-channel stem), with bias and activation fused: [`SpatialConv`].
+//! selfie models, and their 3-channel stem), with bias, activation and a residual addition
+//! fused: [`SpatialConv`].
 //!
 //! tract's `DepthWiseConv` walks the kernel through a generic patch iterator: 37% of the landscape
 //! model's time at about 1 GMAC/s. Here each input plane is copied once into a zero-padded
 //! scratch plane whose rows are split by column phase (for stride 2: even columns, then odd
-//! columns), so every tap of every stride reads a contiguous run of inputs. An output row is then
-//! computed four vectors at a time (32 outputs with AVX2, 16 with NEON) with the accumulators in
-//! registers: per tap one broadcast weight and four multiply-adds, no padding test inside the
-//! loop. Bias and activation are applied before the store, which removes the separate
-//! `Max`/`HardSwish` pass over the tensor.
+//! columns, deinterleaved by vector loads), so every tap of every stride reads a contiguous run
+//! of inputs with no padding test. The outputs are computed in blocks that fill half the vector
+//! registers with accumulators (see [`Rows::all`]): rows × vectors for a depthwise convolution,
+//! four output channels sharing each loaded input for a dense one. Bias, activation and residual
+//! are applied before the store, which removes the separate `Max`/`HardSwish`/`Add` passes over
+//! the tensor.
 //!
 //! [`rewrite`] swaps the op into a decluttered model; the tests compare it with tract's `Conv`
 //! followed by tract's activation on random shapes, weights and inputs.
