@@ -25,11 +25,15 @@ use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Sigmoid};
 use super::kernel::{Activation, Portable, Simd, dispatch};
 use super::pointwise::{fused_activation, only_consumer};
 
-/// `[C, H, W]` (or `[H, W, C]`) f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`, per channel.
+/// `[C, H, W]`, `[1, C, H, W]` (or `[H, W, C]`) f32 → `x · σ(W₂·act(W₁·(scale·Σ_hw x) + b₁) + b₂)`,
+/// per channel; or, with `skip_sum`, from two inputs `a` and `b`: `a · g + b`, where `g` is that
+/// gate computed on `x = a + b` (the selfie decoders' blocks, gating a skip connection `a`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct SqueezeExcite {
     /// `[H, W, C]` rather than `[C, H, W]`.
     pub channels_last: bool,
+    /// Two inputs, gated as above.
+    pub skip_sum: bool,
     /// Multiplies the per-channel sum (1/(H·W) for a mean).
     pub scale: Arc<Tensor>,
     /// `[M, C]`.
@@ -55,9 +59,16 @@ impl EvalOp for SqueezeExcite {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
+        let input = &inputs[0];
+        let other = match inputs.get(1) {
+            Some(b) if self.skip_sum => {
+                ensure!(b.shape() == input.shape() && !self.channels_last);
+                Some(b.try_as_plain_ram()?.as_slice::<f32>()?)
+            }
+            _ => None,
+        };
         let views = [
-            &*input,
+            &**input,
             &*self.w1,
             &*self.b1,
             &*self.w2,
@@ -84,6 +95,11 @@ impl EvalOp for SqueezeExcite {
             }
         } else {
             channel_sums(x, &mut squeezed);
+            if let Some(b) = other {
+                let mut more = vec![0.0f32; c];
+                channel_sums(b, &mut more);
+                squeezed.iter_mut().zip(more).for_each(|(s, m)| *s += m);
+            }
         }
         squeezed.iter_mut().for_each(|s| *s *= scale);
         let hidden: Vec<f32> = w1
@@ -107,13 +123,24 @@ impl EvalOp for SqueezeExcite {
             }
         } else {
             let plane = x.len() / c;
-            for ((dst, src), g) in out
+            for (channel, ((dst, src), g)) in out
                 .chunks_exact_mut(plane)
                 .zip(x.chunks_exact(plane))
                 .zip(&gates)
+                .enumerate()
             {
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = s * g;
+                match other {
+                    Some(b) => {
+                        let b = &b[channel * plane..][..plane];
+                        for ((d, s), b) in dst.iter_mut().zip(src).zip(b) {
+                            *d = s * g + b;
+                        }
+                    }
+                    None => {
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d = s * g;
+                        }
+                    }
                 }
             }
         }
@@ -151,7 +178,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 impl TypedOp for SqueezeExcite {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs[0].datum_type == f32::datum_type() && inputs[0].rank() == 3);
+        let rank = inputs[0].rank();
+        ensure!(inputs[0].datum_type == f32::datum_type() && (rank == 3 || rank == 4));
         Ok(tvec!(inputs[0].without_value()))
     }
 
@@ -182,22 +210,25 @@ fn einsum_weights(model: &TypedModel, id: usize, expr: &str) -> Option<Arc<Tenso
     (k.datum_type() == f32::datum_type() && k.rank() == 2).then_some(k)
 }
 
-/// The op and the gating `Mul` node it replaces, if `Reduce` node `id` starts a squeeze-excite
-/// block.
-fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> {
+/// The op, its inputs and the node whose output it replaces, if `Reduce` node `id` starts a
+/// squeeze-excite block: the gating `Mul`, or for a block gating a skip connection the `Add`
+/// after it.
+fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, TVec<OutletId>, usize)> {
     let node = model.node(id);
     let reduce = node.op_as::<Reduce>()?;
     let x = node.inputs[0];
     let fact = model.outlet_fact(x).ok()?;
-    if reduce.reducer != Reducer::Sum || fact.rank() != 3 || fact.datum_type != f32::datum_type() {
+    if reduce.reducer != Reducer::Sum || fact.datum_type != f32::datum_type() {
         return None;
     }
-    let (channels_last, fc1_expr, fc2_expr) = match reduce.axes.as_slice() {
-        [1, 2] => (false, "IHW,OI->O", "I,OI->OHW"),
-        [0, 1] => (true, "HWI,OI->O", "I,OI->HWO"),
+    let (channels_last, fc1_expr, fc2_expr) = match (fact.rank(), reduce.axes.as_slice()) {
+        (3, [1, 2]) => (false, "IHW,OI->O", "I,OI->OHW"),
+        (3, [0, 1]) => (true, "HWI,OI->O", "I,OI->HWO"),
+        (4, [2, 3]) if fact.shape[0] == 1.to_dim() => (false, "NIHW,OI->O", "I,OI->NOHW"),
         _ => return None,
     };
-    let channels = fact.shape[if channels_last { 2 } else { 0 }]
+    let rank = fact.rank();
+    let channels = fact.shape[if channels_last { 2 } else { rank - 3 }]
         .to_usize()
         .ok()?;
     let norm = only_consumer(model, id)?;
@@ -225,7 +256,6 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> 
     let shapes_fit = w1.shape() == [hidden, channels]
         && w2.shape() == [channels, hidden]
         && b2.len() == channels
-        && gate_node.inputs.contains(&x)
         && gate_node
             .op_as::<TypedBinOp>()
             .is_some_and(|op| op.0.is::<Mul>())
@@ -233,6 +263,36 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> 
     if !shapes_fit {
         return None;
     }
+    let (skip_sum, inputs, last) = if gate_node.inputs.contains(&x) {
+        (false, tvec!(x), gate)
+    } else {
+        // x = a + b, read only by the `Reduce`; the gate scales `a`, then `b` is added.
+        let sum = model.node(x.node);
+        let &[p, q] = &sum.inputs[..] else {
+            return None;
+        };
+        let (a, b) = if gate_node.inputs.contains(&p) {
+            (p, q)
+        } else {
+            (q, p)
+        };
+        let add = only_consumer(model, gate)?;
+        let add_node = model.node(add);
+        let is_add = |n: &TypedNode| n.op_as::<TypedBinOp>().is_some_and(|op| op.0.is::<Add>());
+        let fits = !channels_last
+            && is_add(sum)
+            && only_consumer(model, x.node) == Some(id)
+            && gate_node.inputs.contains(&a)
+            && is_add(add_node)
+            && add_node.inputs.contains(&b)
+            && [a, b, OutletId::new(add, 0)]
+                .iter()
+                .all(|o| model.outlet_fact(*o).is_ok_and(|f| f.shape == fact.shape));
+        if !fits {
+            return None;
+        }
+        (true, tvec!(a, b), add)
+    };
     let b2 = (*b2)
         .clone()
         .into_shape(&[channels])
@@ -240,6 +300,7 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> 
         .into_arc_tensor();
     let op = SqueezeExcite {
         channels_last,
+        skip_sum,
         scale,
         w1,
         b1,
@@ -247,22 +308,24 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, usize)> 
         w2,
         b2,
     };
-    Some((op, gate))
+    Some((op, inputs, last))
 }
 
-/// Replaces every squeeze-excite block of a decluttered model (see the module documentation) by
-/// a [`SqueezeExcite`]. Returns how many were replaced.
+/// Replaces every squeeze-excite block of a decluttered model by a [`SqueezeExcite`]. Returns
+/// how many were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     let mut replaced = 0;
     for id in model.eval_order()? {
-        let Some((op, gate)) = match_block(model, id) else {
+        let Some((op, inputs, last)) = match_block(model, id) else {
             continue;
         };
-        let node = model.node(id);
         let mut patch = TypedModelPatch::default();
-        let input = patch.tap_model(model, node.inputs[0])?;
-        let out = patch.wire_node(&node.name, op, &[input])?;
-        patch.shunt_outside(model, OutletId::new(gate, 0), out[0])?;
+        let inputs = inputs
+            .iter()
+            .map(|i| patch.tap_model(model, *i))
+            .collect::<TractResult<TVec<_>>>()?;
+        let out = patch.wire_node(&model.node(id).name, op, &inputs)?;
+        patch.shunt_outside(model, OutletId::new(last, 0), out[0])?;
         patch.apply(model)?;
         replaced += 1;
     }
@@ -321,8 +384,8 @@ mod tests {
     #[test]
     fn selfie_blocks_match_tract() {
         for (kind, blocks) in [
-            (ModelKind::SelfieLandscape, 6),
-            (ModelKind::SelfieGeneral, 6),
+            (ModelKind::SelfieLandscape, 9),
+            (ModelKind::SelfieGeneral, 9),
         ] {
             let reference = decluttered(kind);
             let shape = kind.input_shape();
@@ -347,6 +410,7 @@ mod tests {
         let (c, m, h, w) = (16, 8, 5, 7);
         let chw = SqueezeExcite {
             channels_last: false,
+            skip_sum: false,
             scale: tensor0(1.0 / (h * w) as f32).into_arc_tensor(),
             w1: random(&[m, c], 1).into_arc_tensor(),
             b1: random(&[m], 2).into_arc_tensor(),
