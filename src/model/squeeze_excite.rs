@@ -122,27 +122,7 @@ impl EvalOp for SqueezeExcite {
                 }
             }
         } else {
-            let plane = x.len() / c;
-            for (channel, ((dst, src), g)) in out
-                .chunks_exact_mut(plane)
-                .zip(x.chunks_exact(plane))
-                .zip(&gates)
-                .enumerate()
-            {
-                match other {
-                    Some(b) => {
-                        let b = &b[channel * plane..][..plane];
-                        for ((d, s), b) in dst.iter_mut().zip(src).zip(b) {
-                            *d = s * g + b;
-                        }
-                    }
-                    None => {
-                        for (d, s) in dst.iter_mut().zip(src) {
-                            *d = s * g;
-                        }
-                    }
-                }
-            }
+            gate_planes(x, &gates, other, out);
         }
         Ok(tvec!(output.into_tvalue()))
     }
@@ -169,6 +149,49 @@ fn channel_sums_generic<S: Simd>(s: S, x: &[f32], sums: &mut [f32]) {
         }
         let total = s.add(s.add(acc[0], acc[1]), s.add(acc[2], acc[3]));
         *sum = s.sum(total) + chunks.remainder().iter().sum::<f32>();
+    }
+}
+
+dispatch! {
+    /// `out[c] = x[c] · gates[c] (+ other[c])`, plane by plane.
+    fn gate_planes / gate_planes_portable = gate_planes_generic(
+        x: &[f32],
+        gates: &[f32],
+        other: Option<&[f32]>,
+        out: &mut [f32],
+    )
+}
+
+#[inline(always)]
+fn gate_planes_generic<S: Simd>(
+    s: S,
+    x: &[f32],
+    gates: &[f32],
+    other: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let plane = x.len() / gates.len();
+    assert!(out.len() == x.len() && other.is_none_or(|b| b.len() == x.len()));
+    for (channel, &g) in gates.iter().enumerate() {
+        let range = channel * plane..(channel + 1) * plane;
+        let (dst, src) = (&mut out[range.clone()], &x[range.clone()]);
+        let b = other.map(|b| &b[range]);
+        let vector_end = plane - plane % S::LANES;
+        let gv = s.splat(g);
+        for i in (0..vector_end).step_by(S::LANES) {
+            // SAFETY: `i + LANES ≤ plane`, within `src`, `dst` and `b`.
+            unsafe {
+                let v = s.load(src.as_ptr().add(i));
+                let v = match b {
+                    Some(b) => s.mul_add(v, gv, s.load(b.as_ptr().add(i))),
+                    None => s.mul(v, gv),
+                };
+                s.store(dst.as_mut_ptr().add(i), v);
+            }
+        }
+        for i in vector_end..plane {
+            dst[i] = src[i] * g + b.map_or(0.0, |b| b[i]);
+        }
     }
 }
 
@@ -375,6 +398,26 @@ mod tests {
                         (f64::from(*sum) - expected).abs() < 1e-3,
                         "{sum} vs {expected}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gating_agrees_on_every_build() {
+        use crate::model::kernel::testing::{random, values};
+        for (c, plane) in [(1, 1), (3, 31), (5, 67)] {
+            let (x, b, gates) = (
+                random(&[c, plane], 1),
+                random(&[c, plane], 2),
+                random(&[c], 3),
+            );
+            for other in [None, Some(values(&b))] {
+                let mut outs = [vec![0f32; c * plane], vec![0f32; c * plane]];
+                gate_planes(values(&x), values(&gates), other, &mut outs[0]);
+                gate_planes_portable(values(&x), values(&gates), other, &mut outs[1]);
+                for (a, e) in outs[0].iter().zip(&outs[1]) {
+                    assert!((a - e).abs() <= 1e-5, "{a} vs {e}");
                 }
             }
         }
