@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::optim::Optimizer;
 
 /// Which network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -317,18 +318,34 @@ fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
     })
 }
 
+/// tract's declutter without its ChangeAxes pass, which moves convolutions to channels-last
+/// differently per platform (the landscape encoder on aarch64, not on x86_64): our ops are
+/// NCHW, so the model keeps the ONNX file's layout.
+pub(crate) fn declutter_keeping_layout(model: &mut TypedModel) -> TractResult<()> {
+    let mut declutter = Optimizer::declutter();
+    declutter
+        .passes
+        .retain(|pass| format!("{pass:?}") != "ChangeAxes");
+    declutter.optimize(model)
+}
+
 fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<Plan> {
     let mut model = tract_onnx::onnx()
         .model_for_read(&mut &*bytes)?
         .with_input_fact(0, f32::fact(kind.input_shape()).into())?
-        .into_typed()?
-        .into_decluttered()?;
+        .into_typed()?;
+    // Our convolutions beat tract's only as vector code; the portable build does not.
+    let our_convolutions = precision == Precision::F32 && kernel::simd_kernels();
+    if our_convolutions {
+        declutter_keeping_layout(&mut model)?;
+    } else {
+        model.declutter()?;
+    }
     match precision {
         Precision::F32 => {
             upsample::rewrite(&mut model)?;
             squeeze_excite::rewrite(&mut model)?;
-            // Our convolutions beat tract's only as vector code; the portable build does not.
-            if kernel::simd_kernels() {
+            if our_convolutions {
                 spatial::rewrite(&mut model)?;
                 pointwise::rewrite(&mut model)?;
             }
