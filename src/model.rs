@@ -23,6 +23,7 @@
 pub mod kernel;
 pub mod pointwise;
 pub mod profile;
+pub mod quantized;
 pub mod spatial;
 pub mod squeeze_excite;
 pub mod upsample;
@@ -126,7 +127,8 @@ pub enum Precision {
     F32,
     /// Half floats, translated by tract at load time; fast only on CPUs with native f16 (Armv8.2+).
     F16,
-    /// 8-bit quantized weights and activations.
+    /// The 1×1 convolutions with 8-bit weights and activations ([`quantized`]), everything else
+    /// in f32.
     Int8,
 }
 
@@ -175,12 +177,6 @@ pub enum ModelError {
         origin: String,
         kind: ModelKind,
         message: String,
-    },
-    /// There is no variant of this model in the requested precision.
-    #[error("{kind} has no {precision} variant")]
-    PrecisionUnavailable {
-        kind: ModelKind,
-        precision: Precision,
     },
     /// Inference failed (a bug or an input of the wrong shape).
     #[error("running {kind}: {message}")]
@@ -334,20 +330,28 @@ fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<
         .model_for_read(&mut &*bytes)?
         .with_input_fact(0, f32::fact(kind.input_shape()).into())?
         .into_typed()?;
-    // Our convolutions beat tract's only as vector code; the portable build does not.
-    let our_convolutions = precision == Precision::F32 && kernel::simd_kernels();
+    // Our f32 convolutions beat tract's only as vector code; the portable build does not. Int8
+    // is ours alone (its 1×1 convolutions are rewritten from our f32 ones), on every CPU.
+    let our_convolutions = match precision {
+        Precision::F32 => kernel::simd_kernels(),
+        Precision::Int8 => true,
+        Precision::F16 => false,
+    };
     if our_convolutions {
         declutter_keeping_layout(&mut model)?;
     } else {
         model.declutter()?;
     }
     match precision {
-        Precision::F32 => {
+        Precision::F32 | Precision::Int8 => {
             upsample::rewrite(&mut model)?;
             squeeze_excite::rewrite(&mut model)?;
             if our_convolutions {
                 spatial::rewrite(&mut model)?;
                 pointwise::rewrite(&mut model)?;
+            }
+            if precision == Precision::Int8 {
+                quantized::rewrite(&mut model)?;
             }
         }
         Precision::F16 => {
@@ -356,9 +360,6 @@ fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<
                 anyhow::bail!("tract has no f32_to_f16 transform");
             };
             transform.transform(&mut model)?;
-        }
-        Precision::Int8 => {
-            anyhow::bail!("{}", ModelError::PrecisionUnavailable { kind, precision })
         }
     }
     model.into_optimized()?.into_runnable()
