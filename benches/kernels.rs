@@ -27,7 +27,7 @@ fn pointwise_convs(c: &mut Criterion) {
             bias.as_slice::<f32>().unwrap(),
         );
         let src = values(i * h * w);
-        let mut dst = vec![0f32; o * h * w];
+        let (mut scratch, mut dst) = (Vec::new(), vec![0f32; o * h * w]);
         c.bench_function(&format!("pointwise {i}→{o} {h}x{w}"), |b| {
             b.iter(|| {
                 pointwise(
@@ -38,6 +38,7 @@ fn pointwise_convs(c: &mut Criterion) {
                     bias,
                     Activation::Relu,
                     None,
+                    &mut scratch,
                     black_box(&mut dst),
                 )
             })

@@ -20,6 +20,7 @@
 //! Copy `models/pose_landmark_{full,heavy}.onnx` from the repository next to the binary (in a
 //! `models/` folder), into `/usr/share/bodyzone/models/`, or point `BODYZONE_MODELS` at their folder.
 
+pub mod custom;
 pub mod kernel;
 pub mod pointwise;
 pub mod profile;

@@ -24,10 +24,13 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::{Add, Max};
 use tract_onnx::tract_core::ops::nn::HardSwish;
 
+use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches};
 use super::kernel::{Activation, Simd, dispatch};
 
 /// Output channels per block.
 const ROWS: usize = 4;
+/// Pixels per block at most: 4 vectors of 8 lanes.
+const MAX_WIDTH: usize = 32;
 
 /// `[I, H, W]` or `[1, I, H, W]` f32 → `[O, H, W]` or `[1, O, H, W]`: `act(W·x + bias)
 /// (+ residual)`.
@@ -95,34 +98,48 @@ impl Op for Pointwise {
     op_as_typed_op!();
 }
 
-impl EvalOp for Pointwise {
-    op_out_of_plan!();
+eval_op!(Pointwise);
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+impl WriteOutput for Pointwise {
+    fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
         let input = &inputs[0];
         let rank = input.rank();
-        let (h, w) = (input.shape()[rank - 2], input.shape()[rank - 1]);
-        let shape = [1, self.out_channels, h, w];
-        let shape = if self.batch { &shape[..] } else { &shape[1..] };
-        let mut output = unsafe { Tensor::uninitialized::<f32>(shape)? };
-        let residual = match inputs.get(1) {
-            Some(r) if self.residual => {
-                ensure!(r.shape() == output.shape());
-                Some(r.try_as_plain_ram()?.as_slice::<f32>()?)
-            }
-            _ => None,
-        };
+        ensure!(rank >= 3 && input.shape()[rank - 3] == self.in_channels);
+        let mut shape: TVec<usize> = input.shape()[rank - 3..].into();
+        shape[0] = self.out_channels;
+        if self.batch {
+            shape.insert(0, 1);
+        }
+        if self.residual {
+            ensure!(inputs.get(1).is_some_and(|r| r.shape() == &*shape));
+        }
+        Ok(shape)
+    }
+
+    fn write(
+        &self,
+        inputs: &[TValue],
+        output: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> TractResult<()> {
+        let input = &inputs[0];
+        let rank = input.rank();
         pointwise(
             self.in_channels,
-            h * w,
-            input.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.packed.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.bias.try_as_plain_ram()?.as_slice::<f32>()?,
+            input.shape()[rank - 2] * input.shape()[rank - 1],
+            f32s(input)?,
+            f32s(&self.packed)?,
+            f32s(&self.bias)?,
             self.activation,
-            residual,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+            if self.residual {
+                Some(f32s(&inputs[1])?)
+            } else {
+                None
+            },
+            scratch,
+            output,
         );
-        Ok(tvec!(output.into_tvalue()))
+        Ok(())
     }
 }
 
@@ -157,6 +174,7 @@ dispatch! {
         bias: &[f32],
         activation: Activation,
         residual: Option<&[f32]>,
+        scratch: &mut Vec<f32>,
         dst: &mut [f32],
     )
 }
@@ -172,15 +190,20 @@ fn pointwise_generic<S: Simd>(
     bias: &[f32],
     activation: Activation,
     residual: Option<&[f32]>,
+    scratch: &mut Vec<f32>,
     dst: &mut [f32],
 ) {
     // The 4 × C accumulators take half the registers (8 of AVX2's 16, 16 of NEON's 32): with
     // the inputs and the broadcast weights in the other half, nothing is spilled. (4 × 3 on
     // AVX2 spilled and ran at half the speed.)
     if S::REGISTERS >= 32 {
-        pointwise_blocks::<S, 4>(s, k, n, src, packed, bias, activation, residual, dst)
+        pointwise_blocks::<S, 4>(
+            s, k, n, src, packed, bias, activation, residual, scratch, dst,
+        )
     } else {
-        pointwise_blocks::<S, 2>(s, k, n, src, packed, bias, activation, residual, dst)
+        pointwise_blocks::<S, 2>(
+            s, k, n, src, packed, bias, activation, residual, scratch, dst,
+        )
     }
 }
 
@@ -196,6 +219,7 @@ fn pointwise_blocks<S: Simd, const C: usize>(
     bias: &[f32],
     activation: Activation,
     residual: Option<&[f32]>,
+    scratch: &mut Vec<f32>,
     dst: &mut [f32],
 ) {
     let out_channels = dst.len() / n;
@@ -210,7 +234,11 @@ fn pointwise_blocks<S: Simd, const C: usize>(
     // to whole tiles, so the kernel always reads full vectors; the results of a short tile (of
     // pixels or channels) are staged before the store.
     let strip = (4096 / k).div_ceil(width).max(1) * width;
-    let (mut panel, mut staged) = (vec![0f32; k * strip], vec![0f32; ROWS * width]);
+    scratch.clear();
+    scratch.resize(k * strip, 0.0);
+    let panel = scratch;
+    let mut staged = [0f32; ROWS * MAX_WIDTH];
+    let staged = &mut staged[..ROWS * width];
     for s0 in (0..n).step_by(strip) {
         let len = strip.min(n - s0);
         let stride = len.div_ceil(width) * width;
@@ -366,74 +394,65 @@ pub(crate) fn fused_residual(
 /// [`Pointwise`], fusing a following `Relu`/`HardSwish`, then a residual `Add`. Returns how many
 /// were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        let node = model.node(id);
-        let Some(einsum) = node.op_as::<EinSum>() else {
-            continue;
-        };
-        let expr = einsum.axes.to_string();
-        let input = model.outlet_fact(node.inputs[0])?;
-        let Some((from, to)) = expr.split_once(",OI->") else {
-            continue;
-        };
-        let batch_of_one = from != "NIHW" || input.shape[0] == 1.to_dim();
-        if einsum.q_params.is_some()
-            || input.datum_type != f32::datum_type()
-            || !matches!(from, "IHW" | "NIHW")
-            || !matches!(to, "OHW" | "NOHW")
-            || !batch_of_one
-            || node.inputs.len() != 2
-        {
-            continue;
-        }
-        let Some(weights) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
-            continue;
-        };
-        let &[out_channels, in_channels] = weights.shape() else {
-            continue;
-        };
-        // The bias, when the only consumer adds a constant [O, 1, 1], [1, O, 1, 1] or [O].
-        let mut last = id;
-        let mut bias = vec![0f32; out_channels];
-        if let Some(next) = only_consumer(model, id)
-            && let Some(operand) = add_operand(model, next, id)
-            && let Some(k) = model.outlet_fact(operand)?.konst.clone()
-            && k.len() == out_channels
-            && k.rank() <= 4
-            && k.shape().iter().filter(|&&d| d != 1).count() <= 1
-            && k.datum_type() == f32::datum_type()
-        {
-            bias.copy_from_slice(k.try_as_plain_ram()?.as_slice::<f32>()?);
-            last = next;
-        }
-        let (activation, after_activation) = fused_activation(model, last)?;
-        let residual = fused_residual(model, after_activation)?;
-        let last = residual.map_or(after_activation, |(_, add)| add);
-        let op = Pointwise {
-            batch: to == "NOHW",
-            ..Pointwise::new(
-                weights.try_as_plain_ram()?.as_slice::<f32>()?,
-                &bias,
-                in_channels,
-                activation,
-                residual.is_some(),
-            )
-        };
-        let mut patch = TypedModelPatch::default();
-        let mut inputs = tvec!(patch.tap_model(model, node.inputs[0])?);
-        if let Some((operand, _)) = residual {
-            inputs.push(patch.tap_model(model, operand)?);
-        }
-        let out = patch.wire_node(&node.name, op, &inputs)?;
-        patch.shunt_outside(model, OutletId::new(last, 0), out[0])?;
-        patch.apply(model)?;
-        replaced += 1;
+    replace_matches(model, replacement)
+}
+
+fn replacement(model: &TypedModel, id: usize) -> TractResult<Option<Replacement<Pointwise>>> {
+    let node = model.node(id);
+    let Some(einsum) = node.op_as::<EinSum>() else {
+        return Ok(None);
+    };
+    let expr = einsum.axes.to_string();
+    let input = model.outlet_fact(node.inputs[0])?;
+    let Some((from, to)) = expr.split_once(",OI->") else {
+        return Ok(None);
+    };
+    let batch_of_one = from != "NIHW" || input.shape[0] == 1.to_dim();
+    if einsum.q_params.is_some()
+        || input.datum_type != f32::datum_type()
+        || !matches!(from, "IHW" | "NIHW")
+        || !matches!(to, "OHW" | "NOHW")
+        || !batch_of_one
+        || node.inputs.len() != 2
+    {
+        return Ok(None);
     }
-    if replaced > 0 {
-        model.compact()?;
+    let Some(weights) = model.outlet_fact(node.inputs[1])?.konst.clone() else {
+        return Ok(None);
+    };
+    let &[out_channels, in_channels] = weights.shape() else {
+        return Ok(None);
+    };
+    // The bias, when the only consumer adds a constant [O, 1, 1], [1, O, 1, 1] or [O].
+    let mut last = id;
+    let mut bias = vec![0f32; out_channels];
+    if let Some(next) = only_consumer(model, id)
+        && let Some(operand) = add_operand(model, next, id)
+        && let Some(k) = model.outlet_fact(operand)?.konst.clone()
+        && k.len() == out_channels
+        && k.rank() <= 4
+        && k.shape().iter().filter(|&&d| d != 1).count() <= 1
+        && k.datum_type() == f32::datum_type()
+    {
+        bias.copy_from_slice(k.try_as_plain_ram()?.as_slice::<f32>()?);
+        last = next;
     }
-    Ok(replaced)
+    let (activation, after_activation) = fused_activation(model, last)?;
+    let residual = fused_residual(model, after_activation)?;
+    let last = residual.map_or(after_activation, |(_, add)| add);
+    let op = Pointwise {
+        batch: to == "NOHW",
+        ..Pointwise::new(
+            weights.try_as_plain_ram()?.as_slice::<f32>()?,
+            &bias,
+            in_channels,
+            activation,
+            residual.is_some(),
+        )
+    };
+    let mut inputs = tvec!(node.inputs[0]);
+    inputs.extend(residual.map(|(operand, _)| operand));
+    Ok(Some(Replacement { op, inputs, last }))
 }
 
 #[cfg(test)]
@@ -444,7 +463,17 @@ mod tests {
     use tract_onnx::tract_core::ops::math::{add, max};
     use tract_onnx::tract_core::ops::nn::hard_swish;
 
-    type Kernel = fn(usize, usize, &[f32], &[f32], &[f32], Activation, Option<&[f32]>, &mut [f32]);
+    type Kernel = fn(
+        usize,
+        usize,
+        &[f32],
+        &[f32],
+        &[f32],
+        Activation,
+        Option<&[f32]>,
+        &mut Vec<f32>,
+        &mut [f32],
+    );
 
     /// `EinSum`, bias `Add`, an activation and maybe a residual `Add` of a second input, as the
     /// decluttered selfie models have them; `batch`: the `EinSum` adds a batch axis of 1
@@ -537,7 +566,7 @@ mod tests {
             let go = |f: Kernel| {
                 let mut out = vec![0f32; o * n];
                 f(i, n, values(&src), values(&op.packed), values(&op.bias),
-                  op.activation, residual.then(|| values(&res)), &mut out);
+                  op.activation, residual.then(|| values(&res)), &mut Vec::new(), &mut out);
                 out
             };
             let (a, b) = (go(pointwise), go(pointwise_portable));

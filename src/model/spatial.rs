@@ -22,6 +22,7 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
+use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches};
 use super::kernel::{Activation, Simd, dispatch};
 use super::pointwise::{fused_activation, fused_residual};
 
@@ -87,39 +88,48 @@ impl Op for SpatialConv {
     op_as_typed_op!();
 }
 
-impl EvalOp for SpatialConv {
-    op_out_of_plan!();
+eval_op!(SpatialConv);
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+impl WriteOutput for SpatialConv {
+    fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
         let input = &inputs[0];
         let rank = input.rank();
-        let (h, w) = (input.shape()[rank - 2], input.shape()[rank - 1]);
+        ensure!(rank == 3 || rank == 4);
         let mut shape: TVec<usize> = input.shape().into();
         shape[rank - 3] = self.geometry.out_channels;
         shape[rank - 2] = self.output_size.0;
         shape[rank - 1] = self.output_size.1;
-        let mut output = unsafe { Tensor::uninitialized::<f32>(&shape)? };
-        let residual = match inputs.get(1) {
-            Some(r) if self.residual => {
-                ensure!(r.shape() == output.shape());
-                Some(r.try_as_plain_ram()?.as_slice::<f32>()?)
-            }
-            _ => None,
-        };
-        let mut scratch = Vec::new();
+        if self.residual {
+            ensure!(inputs.get(1).is_some_and(|r| r.shape() == &*shape));
+        }
+        Ok(shape)
+    }
+
+    fn write(
+        &self,
+        inputs: &[TValue],
+        output: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> TractResult<()> {
+        let input = &inputs[0];
+        let rank = input.rank();
         spatial_conv(
             &self.geometry,
-            (h, w),
+            (input.shape()[rank - 2], input.shape()[rank - 1]),
             self.output_size,
-            input.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.kernel.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.bias.try_as_plain_ram()?.as_slice::<f32>()?,
+            f32s(input)?,
+            f32s(&self.kernel)?,
+            f32s(&self.bias)?,
             self.activation,
-            residual,
-            &mut scratch,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+            if self.residual {
+                Some(f32s(&inputs[1])?)
+            } else {
+                None
+            },
+            scratch,
+            output,
         );
-        Ok(tvec!(output.into_tvalue()))
+        Ok(())
     }
 }
 
@@ -235,10 +245,10 @@ impl Padded {
     /// Where each tap of a group's kernel (`[planes, kh, kw]`) reads, relative to an output's
     /// first tap in the first plane; computed once per call, since a division per tap would cost
     /// more than its multiply-adds.
-    fn tap_offsets(&self, planes: usize) -> Vec<usize> {
+    fn tap_offsets(&self, planes: usize) -> Offsets {
         let (kh, kw) = self.kernel;
         let sw = self.stride.1;
-        let mut offsets = Vec::with_capacity(planes * kh * kw);
+        let mut offsets = Offsets::new();
         for plane in 0..planes {
             for ky in 0..kh {
                 for kx in 0..kw {
@@ -254,6 +264,9 @@ impl Padded {
         offsets
     }
 }
+
+/// On the stack for up to 4 planes of 3×3 taps (the stems, every depthwise 3×3) or 1 of 6×6.
+type Offsets = tract_smallvec::SmallVec<[usize; 36]>;
 
 /// The outputs of one group, read from its padded planes.
 struct Rows<'a, S: Simd> {
@@ -436,7 +449,7 @@ fn spatial_conv_generic<S: Simd>(
     scratch.clear();
     scratch.resize(cpg * plane_len, 0.0);
     let in_plane = input_size.0 * input_size.1;
-    let mut staged = vec![0f32; S::LANES];
+    let mut staged = [0f32; 8];
     let offsets = padded.tap_offsets(cpg);
     // Every read stays in the scratch: the last output row's last vector, at its farthest tap.
     let reach = (oh - 1) * g.stride.0 * padded.row_len + ow.div_ceil(S::LANES) * S::LANES;
@@ -462,7 +475,7 @@ fn spatial_conv_generic<S: Simd>(
             activation,
             residual,
             ow,
-            staged: &mut staged,
+            staged: &mut staged[..S::LANES],
         };
         // Half the registers as accumulators: four output channels when they read the same
         // inputs, else rows and vectors shaped to the row width.
@@ -486,34 +499,22 @@ fn spatial_conv_generic<S: Simd>(
 /// group (depthwise convolutions, and stems on RGB) by a [`SpatialConv`], fusing a following
 /// `Relu` or `HardSwish` that is the convolution's only consumer. Returns how many were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
+    replace_matches(model, |model, id| {
         let Some(op) = spatial_conv_for(model, id)? else {
-            continue;
+            return Ok(None);
         };
-        let node = model.node(id);
         let (activation, last) = fused_activation(model, id)?;
         let residual = fused_residual(model, last)?;
-        let mut patch = TypedModelPatch::default();
-        let mut inputs = tvec!(patch.tap_model(model, node.inputs[0])?);
-        if let Some((operand, _)) = residual {
-            inputs.push(patch.tap_model(model, operand)?);
-        }
-        let last = residual.map_or(last, |(_, add)| add);
+        let mut inputs = tvec!(model.node(id).inputs[0]);
+        inputs.extend(residual.map(|(operand, _)| operand));
         let op = SpatialConv {
             activation,
             residual: residual.is_some(),
             ..op
         };
-        let out = patch.wire_node(&node.name, op, &inputs)?;
-        patch.shunt_outside(model, OutletId::new(last, 0), out[0])?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    if replaced > 0 {
-        model.compact()?;
-    }
-    Ok(replaced)
+        let last = residual.map_or(last, |(_, add)| add);
+        Ok(Some(Replacement { op, inputs, last }))
+    })
 }
 
 /// The [`SpatialConv`] (without activation) that computes node `id`, if it is a convolution this

@@ -22,6 +22,7 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::{Add, Mul};
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Sigmoid};
 
+use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches};
 use super::kernel::{Activation, Portable, Simd, dispatch};
 use super::pointwise::{fused_activation, only_consumer};
 
@@ -55,38 +56,37 @@ impl Op for SqueezeExcite {
     op_as_typed_op!();
 }
 
-impl EvalOp for SqueezeExcite {
-    op_out_of_plan!();
+eval_op!(SqueezeExcite);
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = &inputs[0];
-        let other = match inputs.get(1) {
-            Some(b) if self.skip_sum => {
-                ensure!(b.shape() == input.shape() && !self.channels_last);
-                Some(b.try_as_plain_ram()?.as_slice::<f32>()?)
-            }
-            _ => None,
+impl WriteOutput for SqueezeExcite {
+    fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
+        let shape = inputs[0].shape();
+        if self.skip_sum {
+            ensure!(!self.channels_last && inputs.get(1).is_some_and(|b| b.shape() == shape));
+        }
+        Ok(shape.into())
+    }
+
+    fn write(&self, inputs: &[TValue], out: &mut [f32], scratch: &mut Vec<f32>) -> TractResult<()> {
+        let other = if self.skip_sum {
+            Some(f32s(&inputs[1])?)
+        } else {
+            None
         };
-        let views = [
-            &**input,
-            &*self.w1,
-            &*self.b1,
-            &*self.w2,
-            &*self.b2,
-            &*self.scale,
-        ]
-        .map(|t| t.try_as_plain_ram());
-        let [x, w1, b1, w2, b2, scale] = views;
-        let (x, w1, b1, w2, b2, scale) = (
-            x?.as_slice::<f32>()?,
-            w1?.as_slice::<f32>()?,
-            b1?.as_slice::<f32>()?,
-            w2?.as_slice::<f32>()?,
-            b2?.as_slice::<f32>()?,
-            scale?.as_slice::<f32>()?[0],
+        let x = f32s(&inputs[0])?;
+        let (w1, b1, w2, b2) = (
+            f32s(&self.w1)?,
+            f32s(&self.b1)?,
+            f32s(&self.w2)?,
+            f32s(&self.b2)?,
         );
+        let scale = f32s(&self.scale)?[0];
         let (c, m) = (b2.len(), b1.len());
-        let mut squeezed = vec![0.0f32; c];
+        scratch.clear();
+        scratch.resize(3 * c + m, 0.0);
+        let (squeezed, rest) = scratch.split_at_mut(c);
+        let (more, rest) = rest.split_at_mut(c);
+        let (hidden, gates) = rest.split_at_mut(m);
         if self.channels_last {
             for pixel in x.chunks_exact(c) {
                 for (s, v) in squeezed.iter_mut().zip(pixel) {
@@ -94,37 +94,29 @@ impl EvalOp for SqueezeExcite {
                 }
             }
         } else {
-            channel_sums(x, &mut squeezed);
+            channel_sums(x, squeezed);
             if let Some(b) = other {
-                let mut more = vec![0.0f32; c];
-                channel_sums(b, &mut more);
-                squeezed.iter_mut().zip(more).for_each(|(s, m)| *s += m);
+                channel_sums(b, more);
+                squeezed.iter_mut().zip(&*more).for_each(|(s, m)| *s += m);
             }
         }
         squeezed.iter_mut().for_each(|s| *s *= scale);
-        let hidden: Vec<f32> = w1
-            .chunks_exact(c)
-            .zip(b1)
-            .map(|(row, b)| self.activation.apply(Portable, b + dot(row, &squeezed)))
-            .collect();
-        let gates: Vec<f32> = w2
-            .chunks_exact(m)
-            .zip(b2)
-            .map(|(row, b)| 1.0 / (1.0 + (-(b + dot(row, &hidden))).exp()))
-            .collect();
-        let mut output = unsafe { Tensor::uninitialized::<f32>(input.shape())? };
-        let mut view = output.try_as_plain_ram_mut()?;
-        let out = view.as_slice_mut::<f32>()?;
+        for ((h, row), b) in hidden.iter_mut().zip(w1.chunks_exact(c)).zip(b1) {
+            *h = self.activation.apply(Portable, b + dot(row, squeezed));
+        }
+        for ((g, row), b) in gates.iter_mut().zip(w2.chunks_exact(m)).zip(b2) {
+            *g = 1.0 / (1.0 + (-(b + dot(row, hidden))).exp());
+        }
         if self.channels_last {
             for (dst, src) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                for ((d, s), g) in dst.iter_mut().zip(src).zip(&gates) {
+                for ((d, s), g) in dst.iter_mut().zip(src).zip(&*gates) {
                     *d = s * g;
                 }
             }
         } else {
-            gate_planes(x, &gates, other, out);
+            gate_planes(x, gates, other, out);
         }
-        Ok(tvec!(output.into_tvalue()))
+        Ok(())
     }
 }
 
@@ -239,7 +231,7 @@ fn einsum_weights(model: &TypedModel, id: usize, exprs: &[&str]) -> Option<Arc<T
 /// The op, its inputs and the node whose output it replaces, if `Reduce` node `id` starts a
 /// squeeze-excite block: the gating `Mul`, or for a block gating a skip connection the `Add`
 /// after it.
-fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, TVec<OutletId>, usize)> {
+fn match_block(model: &TypedModel, id: usize) -> Option<Replacement<SqueezeExcite>> {
     let node = model.node(id);
     let reduce = node.op_as::<Reduce>()?;
     let x = node.inputs[0];
@@ -341,31 +333,13 @@ fn match_block(model: &TypedModel, id: usize) -> Option<(SqueezeExcite, TVec<Out
         w2,
         b2,
     };
-    Some((op, inputs, last))
+    Some(Replacement { op, inputs, last })
 }
 
 /// Replaces every squeeze-excite block of a decluttered model by a [`SqueezeExcite`]. Returns
 /// how many were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        let Some((op, inputs, last)) = match_block(model, id) else {
-            continue;
-        };
-        let mut patch = TypedModelPatch::default();
-        let inputs = inputs
-            .iter()
-            .map(|i| patch.tap_model(model, *i))
-            .collect::<TractResult<TVec<_>>>()?;
-        let out = patch.wire_node(&model.node(id).name, op, &inputs)?;
-        patch.shunt_outside(model, OutletId::new(last, 0), out[0])?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    if replaced > 0 {
-        model.compact()?;
-    }
-    Ok(replaced)
+    replace_matches(model, |model, id| Ok(match_block(model, id)))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::nn::resize::{CoordTransformer, Interpolator, Resize};
 
+use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches};
 use super::kernel::{Simd, dispatch};
 
 /// `[N, C, H, W]` f32 → `[N, C, 2H, 2W]`, bilinear with half-pixel centres and edge clamping
@@ -32,25 +33,20 @@ impl Op for BilinearUpsample2x {
     op_as_typed_op!();
 }
 
-impl EvalOp for BilinearUpsample2x {
-    op_out_of_plan!();
+eval_op!(BilinearUpsample2x);
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let &[n, c, h, w] = input.shape() else {
-            bail!("BilinearUpsample2x wants NCHW, got {:?}", input.shape());
+impl WriteOutput for BilinearUpsample2x {
+    fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
+        let &[n, c, h, w] = inputs[0].shape() else {
+            bail!("BilinearUpsample2x wants NCHW, got {:?}", inputs[0].shape());
         };
-        let plain = input.try_as_plain_ram()?;
-        let src = plain.as_slice::<f32>()?;
-        // SAFETY: every value is written below.
-        let mut output = unsafe { Tensor::uninitialized::<f32>(&[n, c, 2 * h, 2 * w])? };
-        upsample_planes(
-            src,
-            h,
-            w,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        );
-        Ok(tvec!(output.into_tvalue()))
+        Ok(tvec![n, c, 2 * h, 2 * w])
+    }
+
+    fn write(&self, inputs: &[TValue], output: &mut [f32], row: &mut Vec<f32>) -> TractResult<()> {
+        let shape = inputs[0].shape();
+        upsample_planes(f32s(&inputs[0])?, shape[2], shape[3], row, output);
+        Ok(())
     }
 }
 
@@ -75,23 +71,32 @@ dispatch! {
         src: &[f32],
         h: usize,
         w: usize,
+        row: &mut Vec<f32>,
         dst: &mut [f32],
     )
 }
 
 #[inline(always)]
-fn upsample_generic<S: Simd>(s: S, src: &[f32], h: usize, w: usize, dst: &mut [f32]) {
-    let mut row = vec![0f32; w];
+fn upsample_generic<S: Simd>(
+    s: S,
+    src: &[f32],
+    h: usize,
+    w: usize,
+    row: &mut Vec<f32>,
+    dst: &mut [f32],
+) {
+    row.clear();
+    row.resize(w, 0.0);
     for (plane, out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(4 * h * w)) {
         for y in 0..h {
             let here = &plane[y * w..][..w];
             let above = &plane[y.saturating_sub(1) * w..][..w];
             let below = &plane[(y + 1).min(h - 1) * w..][..w];
             let (top, bottom) = out[2 * y * 2 * w..][..4 * w].split_at_mut(2 * w);
-            blend(s, here, above, &mut row);
-            spread(s, &row, top);
-            blend(s, here, below, &mut row);
-            spread(s, &row, bottom);
+            blend(s, here, above, row);
+            spread(s, row, top);
+            blend(s, here, below, row);
+            spread(s, row, bottom);
         }
     }
 }
@@ -147,37 +152,33 @@ fn spread<S: Simd>(s: S, row: &[f32], out: &mut [f32]) {
 /// Replaces every f32 `Resize` that is a bilinear half-pixel ×2 upsampling of the last two axes
 /// of an NCHW tensor by [`BilinearUpsample2x`]. Returns how many were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
+    replace_matches(model, |model, id| {
         let node = model.node(id);
         let Some(resize) = node.op_as::<Resize>() else {
-            continue;
+            return Ok(None);
         };
         if resize.interpolator != Interpolator::Linear
             || resize.coord_transformer != CoordTransformer::HalfPixel
         {
-            continue;
+            return Ok(None);
         }
         let input = model.outlet_fact(node.inputs[0])?;
         let output = model.outlet_fact(OutletId::new(id, 0))?;
         if input.datum_type != f32::datum_type() || input.rank() != 4 {
-            continue;
+            return Ok(None);
         }
         let (i, o) = (&input.shape, &output.shape);
         let doubled =
             i[0] == o[0] && i[1] == o[1] && i[2].clone() * 2 == o[2] && i[3].clone() * 2 == o[3];
         if !doubled {
-            continue;
+            return Ok(None);
         }
-        let patch =
-            TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], BilinearUpsample2x)?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    if replaced > 0 {
-        model.compact()?;
-    }
-    Ok(replaced)
+        Ok(Some(Replacement {
+            op: BilinearUpsample2x,
+            inputs: tvec!(node.inputs[0]),
+            last: id,
+        }))
+    })
 }
 
 #[cfg(test)]
@@ -246,9 +247,9 @@ mod tests {
         fn portable_and_simd_builds_agree(c in 1usize..4, h in 1usize..9, w in 1usize..40) {
             let input = crate::model::kernel::testing::random(&[c, h, w], (c * h * w) as u64);
             let src = crate::model::kernel::testing::values(&input);
-            let go = |f: fn(&[f32], usize, usize, &mut [f32])| {
+            let go = |f: fn(&[f32], usize, usize, &mut Vec<f32>, &mut [f32])| {
                 let mut out = vec![0f32; 4 * src.len()];
-                f(src, h, w, &mut out);
+                f(src, h, w, &mut Vec::new(), &mut out);
                 out
             };
             let (a, b) = (go(upsample_planes), go(upsample_planes_portable));
