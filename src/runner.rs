@@ -229,10 +229,11 @@ impl Pipeline {
         if !skipped {
             let started = Instant::now();
             if let Some(segmenter) = &mut self.segmenter {
-                let (mut values, (w, h)) = match picture {
+                let (values, (w, h)) = match picture {
                     Picture::Full(image) => segmenter.segment_tensor(image)?,
                     Picture::Input(input) => segmenter.segment_input_tensor(input)?,
                 };
+                let mut values = values.to_vec();
                 if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
                     smooth_segmentation(previous.probabilities(), &mut values, self.mask_smoothing);
                 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use image::{GrayImage, RgbImage};
-use tract_onnx::prelude::Tensor;
+use tract_onnx::prelude::{TValue, TVec, Tensor};
 
-use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect, resize_bilinear};
+use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect, resize_bilinear_into};
 use crate::model::{Model, ModelError, ModelKind, Precision, f32_values};
 use crate::source::{ConvertError, Converter, RawImage};
 
@@ -132,9 +132,21 @@ impl ModelInput {
 /// Selfie Segmentation with MediaPipe's pre- and post-processing (`shared/spec` §7): the image is
 /// stretched to the tensor (no letterbox), values in [0, 1], the model's sigmoid output is resized
 /// back to the image with half-pixel bilinear sampling.
+///
+/// The `_into` and `_tensor` calls reuse memory across frames: in the steady state they
+/// allocate nothing of their own (the masks they fill keep their buffers, the model output is
+/// copied into one the segmenter keeps).
 pub struct Segmenter {
-    model: Model,
+    network: Network,
     input: ModelInput,
+}
+
+/// The model and what a call leaves behind, apart from the segmenter's own input so one can be
+/// lent while the other runs.
+struct Network {
+    model: Model,
+    /// The last [`Segmenter::segment_input_tensor`] result.
+    probabilities: Vec<f32>,
     times: StageTimes,
 }
 
@@ -144,7 +156,11 @@ impl Segmenter {
         let model = Model::load(kind, config.precision, config.model_path.as_deref())?;
         let [_, _, h, w] = kind.input_shape();
         Ok(Segmenter {
-            model,
+            network: Network {
+                model,
+                probabilities: Vec::new(),
+                times: StageTimes::default(),
+            },
             input: ModelInput::new(ImageToTensor {
                 width: w,
                 height: h,
@@ -152,12 +168,11 @@ impl Segmenter {
                 range: (0.0, 1.0),
                 border: BorderMode::Zero,
             }),
-            times: StageTimes::default(),
         })
     }
 
     pub fn model(&self) -> &Model {
-        &self.model
+        &self.network.model
     }
 
     /// An input this segmenter's model takes, to fill per frame and pass to
@@ -169,44 +184,68 @@ impl Segmenter {
     /// The people in `image`: the selfie models give one mask for everyone, so this is one
     /// [`Segmentation`] whose mask is the person probability at the image's size.
     pub fn segment_people(&mut self, image: &RgbImage) -> Result<Vec<Segmentation>, ModelError> {
-        self.with_own_input(|input| input.fill_image(image), Segmenter::segment_input)
+        let mut people = Vec::new();
+        self.segment_people_into(image, &mut people)?;
+        Ok(people)
+    }
+
+    /// [`Segmenter::segment_people`] into `people`, whose first mask is refilled in place (its
+    /// buffer reallocated only when the image is larger than before): the steady state of a
+    /// video loop that keeps `people` allocates no frame-sized mask.
+    pub fn segment_people_into(
+        &mut self,
+        image: &RgbImage,
+        people: &mut Vec<Segmentation>,
+    ) -> Result<(), ModelError> {
+        self.input.fill_image(image);
+        self.network.segment_into(&self.input, people)
     }
 
     /// [`Segmenter::segment_people`] on a filled input: the mask is at the size of the frame the
     /// input was filled from.
     pub fn segment_input(&mut self, input: &ModelInput) -> Result<Vec<Segmentation>, ModelError> {
-        let (mask, (w, h)) = self.segment_input_tensor(input)?;
-        let started = Instant::now();
-        let (width, height) = input.frame_size();
-        let mask = Mask::new(
-            width,
-            height,
-            resize_bilinear(&mask, w, h, width as usize, height as usize),
-        );
-        self.times.postprocess = started.elapsed();
-        Ok(vec![Segmentation {
-            mask,
-            mask_value_to_label: selfie_label,
-        }])
+        let mut people = Vec::new();
+        self.segment_input_into(input, &mut people)?;
+        Ok(people)
+    }
+
+    /// [`Segmenter::segment_input`] into `people`, as [`Segmenter::segment_people_into`].
+    pub fn segment_input_into(
+        &mut self,
+        input: &ModelInput,
+        people: &mut Vec<Segmentation>,
+    ) -> Result<(), ModelError> {
+        self.network.segment_into(input, people)
     }
 
     /// The raw model output at tensor size (`width × height` of the model input), before the resize
-    /// to the image, with that size; for callers that only need coverage of a region.
+    /// to the image, with that size; for callers that only need coverage of a region. The values
+    /// live in the segmenter until the next call.
     pub fn segment_tensor(
         &mut self,
         image: &RgbImage,
-    ) -> Result<(Vec<f32>, (usize, usize)), ModelError> {
-        self.with_own_input(
-            |input| input.fill_image(image),
-            Segmenter::segment_input_tensor,
-        )
+    ) -> Result<(&[f32], (usize, usize)), ModelError> {
+        self.input.fill_image(image);
+        self.network.tensor(&self.input)
     }
 
     /// [`Segmenter::segment_tensor`] on a filled input.
     pub fn segment_input_tensor(
         &mut self,
         input: &ModelInput,
-    ) -> Result<(Vec<f32>, (usize, usize)), ModelError> {
+    ) -> Result<(&[f32], (usize, usize)), ModelError> {
+        self.network.tensor(input)
+    }
+
+    /// Stage times of the last call.
+    pub fn stage_times(&self) -> StageTimes {
+        self.network.times
+    }
+}
+
+impl Network {
+    /// Runs the model on `input`; the stage times are its preprocess and this inference.
+    fn infer(&mut self, input: &ModelInput) -> Result<TVec<TValue>, ModelError> {
         let kind = self.model.kind();
         let tensor = Tensor::from_shape(&kind.input_shape(), input.tensor()).map_err(|e| {
             ModelError::Run {
@@ -216,39 +255,45 @@ impl Segmenter {
         })?;
         let started = Instant::now();
         let outputs = self.model.run(tensor)?;
-        let inferred = Instant::now();
-        let probabilities = f32_values(kind, &outputs[0])?.to_vec();
         self.times = StageTimes {
             preprocess: input.preprocess,
-            inference: inferred - started,
+            inference: started.elapsed(),
             postprocess: Duration::ZERO,
         };
-        Ok((probabilities, input.tensor_size()))
+        Ok(outputs)
     }
 
-    /// Fills the segmenter's own input and runs `segment` on it.
-    fn with_own_input<T>(
+    fn tensor(&mut self, input: &ModelInput) -> Result<(&[f32], (usize, usize)), ModelError> {
+        let outputs = self.infer(input)?;
+        self.probabilities.clear();
+        self.probabilities
+            .extend_from_slice(f32_values(self.model.kind(), &outputs[0])?);
+        Ok((&self.probabilities, input.tensor_size()))
+    }
+
+    /// One person whose mask is the model's output brought to the frame's size.
+    fn segment_into(
         &mut self,
-        fill: impl FnOnce(&mut ModelInput),
-        segment: impl FnOnce(&mut Segmenter, &ModelInput) -> T,
-    ) -> T {
-        // Taken out for the call, and put back: its tensor is allocated once.
-        let placeholder = ModelInput {
-            to_tensor: self.input.to_tensor,
-            tensor: Vec::new(),
-            frame: (0, 0),
-            preprocess: Duration::ZERO,
-        };
-        let mut input = std::mem::replace(&mut self.input, placeholder);
-        fill(&mut input);
-        let result = segment(self, &input);
-        self.input = input;
-        result
-    }
-
-    /// Stage times of the last call.
-    pub fn stage_times(&self) -> StageTimes {
-        self.times
+        input: &ModelInput,
+        people: &mut Vec<Segmentation>,
+    ) -> Result<(), ModelError> {
+        let outputs = self.infer(input)?;
+        let probabilities = f32_values(self.model.kind(), &outputs[0])?;
+        let started = Instant::now();
+        people.truncate(1);
+        if people.is_empty() {
+            people.push(Segmentation {
+                mask: Mask::new(0, 0, Vec::new()),
+                mask_value_to_label: selfie_label,
+            });
+        }
+        let person = &mut people[0];
+        person.mask_value_to_label = selfie_label;
+        person
+            .mask
+            .resize_from(probabilities, input.tensor_size(), input.frame_size());
+        self.times.postprocess = started.elapsed();
+        Ok(())
     }
 }
 
@@ -270,6 +315,17 @@ impl Mask {
             height,
             values,
         }
+    }
+
+    /// Becomes `map` (`width × height` of `map_size`) resized to `size` with
+    /// [`resize_bilinear_into`], in the buffer it has when that is large enough.
+    fn resize_from(&mut self, map: &[f32], map_size: (usize, usize), size: (u32, u32)) {
+        let (width, height) = size;
+        self.width = width;
+        self.height = height;
+        self.values.resize(width as usize * height as usize, 0.0);
+        let (w, h) = map_size;
+        resize_bilinear_into(map, w, h, &mut self.values, width as usize, height as usize);
     }
 
     /// Reads an 8-bit mask back (value / 255), e.g. a golden or a TF.js test mask.
@@ -334,6 +390,41 @@ pub fn selfie_label(value: u8) -> &'static str {
 mod tests {
     use super::*;
     use crate::source::{PixelFormat, YuvMode};
+
+    #[test]
+    fn into_refills_the_same_mask_as_the_owned_call() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/squat_frame20.jpg"
+        );
+        let image = crate::files::load_rgb(path.as_ref()).unwrap();
+        let (width, height) = image.dimensions();
+        let mut segmenter = Segmenter::new(SegmenterConfig::default()).unwrap();
+        let want = segmenter.segment_people(&image).unwrap();
+        let (values, (w, h)) = segmenter.segment_tensor(&image).unwrap();
+        assert_eq!(
+            want[0].mask.probabilities(),
+            crate::imgproc::resize_bilinear(values, w, h, width as usize, height as usize),
+            "the mask is the tensor-size output resized"
+        );
+
+        let mut people = Vec::new();
+        segmenter.segment_people_into(&image, &mut people).unwrap();
+        assert_eq!(people.len(), 1);
+        assert_eq!(people[0].mask, want[0].mask);
+        let buffer = people[0].mask.probabilities().as_ptr();
+        let small = image::imageops::thumbnail(&image, width / 2, height / 3);
+        segmenter.segment_people_into(&small, &mut people).unwrap();
+        assert_eq!(
+            people[0].mask,
+            segmenter.segment_people(&small).unwrap()[0].mask
+        );
+        assert_eq!(
+            people[0].mask.probabilities().as_ptr(),
+            buffer,
+            "a smaller frame's mask is written into the same buffer"
+        );
+    }
 
     #[test]
     fn a_raw_frame_segments_like_its_decoded_picture() {
