@@ -2,7 +2,8 @@
 //! per pixel format: `two_step` converts the whole frame to RGB and samples the tensor from it
 //! (what the runner does when a model or a display needs the full frame), `one_pass` samples
 //! the tensor straight from the camera buffer (pose off, nothing drawn). Both reuse their
-//! buffers across frames, as the runner does.
+//! buffers across frames, as the runner does. `stretch` is the decoded-picture path alone
+//! (`Segmenter::segment_people`): an RGB frame sampled into the tensor.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -80,5 +81,20 @@ fn preprocess(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, preprocess);
+fn stretch(c: &mut Criterion) {
+    let to_tensor = ImageToTensor {
+        width: 256,
+        height: 144,
+        keep_aspect_ratio: false,
+        range: (0.0, 1.0),
+        border: BorderMode::Zero,
+    };
+    let picture = picture();
+    let mut tensor = vec![0.0f32; 3 * 256 * 144];
+    c.bench_function("stretch rgb8 1280x720 to 256x144", |b| {
+        b.iter(|| to_tensor.run(black_box(&picture), &RotatedRect::whole(W, H), &mut tensor))
+    });
+}
+
+criterion_group!(benches, preprocess, stretch);
 criterion_main!(benches);
