@@ -3,10 +3,15 @@
 
     python models/convert.py SRC.tflite OUT.onnx [--input NAME] [--outputs A,B,...]
     python models/convert.py --all          # rebuild every committed models/*.onnx from models/src/
+    python models/convert.py --int8         # rebuild the *_int8.onnx files from the f32 ones
 
 The TFLite graph is NHWC; the ONNX graph keeps every rank-4 activation in NCHW and transposes only
 where an op's meaning depends on the memory order (RESHAPE, 4-D constants of elementwise ops).
 Weights stay fp16 as in the .tflite, each behind a Cast to float that runtimes fold at load time.
+
+The int8 files are not for bodyzone (it quantizes the f32 model itself at load time, see
+src/model/quantized.rs) but for timing ONNX Runtime on the same work: ONNX Runtime's own dynamic
+quantization of the f32 file's 1x1 convolutions, as bodyzone's Precision::Int8 does them.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ MODELS = [
     ("pose_landmark_lite.tflite", "pose_landmark_lite.onnx", LANDMARK_OUTPUTS),
     ("pose_landmark_full.tflite", "pose_landmark_full.onnx", LANDMARK_OUTPUTS),
     ("pose_landmark_heavy.tflite", "pose_landmark_heavy.onnx", LANDMARK_OUTPUTS),
+]
+
+# Int8 variants for `bodyzone bench --precision int8`'s peer: (f32 file, int8 file).
+INT8_MODELS = [
+    ("selfie_segmentation_landscape.onnx", "selfie_segmentation_landscape_int8.onnx"),
+    ("selfie_segmentation.onnx", "selfie_segmentation_int8.onnx"),
+    ("pose_landmark_lite.onnx", "pose_landmark_lite_int8.onnx"),
 ]
 
 OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
@@ -538,21 +550,78 @@ class Converter:
         )
 
 
-def convert_file(src, dst, output_names, input_name="input"):
-    with open(src, "rb") as f:
-        buf = f.read()
-    model = Converter(buf, [input_name], output_names).convert()
-    # Write beside the target and rename, so a failed run never leaves a half-written model.
+def write_atomic(dst, write):
+    """Calls write(tmp) on a file beside dst and renames it, so a failed run never leaves a
+    half-written model."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dst)), suffix=".tmp")
     os.close(fd)
     try:
-        onnx.save(model, tmp)
+        write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def convert_file(src, dst, output_names, input_name="input"):
+    with open(src, "rb") as f:
+        buf = f.read()
+    model = Converter(buf, [input_name], output_names).convert()
+    write_atomic(dst, lambda tmp: onnx.save(model, tmp))
     return model
+
+
+def float_weights(model):
+    """The model with every Cast of an fp16 initializer folded into a float32 initializer:
+    ONNX Runtime's quantizer only quantizes a Conv whose weight is an initializer."""
+    inits = {init.name: init for init in model.graph.initializer}
+    kept = []
+    for node in model.graph.node:
+        source = inits.get(node.input[0]) if node.op_type == "Cast" else None
+        if source is not None and source.data_type == TensorProto.FLOAT16:
+            values = numpy_helper.to_array(source).astype(np.float32)
+            model.graph.initializer.append(numpy_helper.from_array(values, node.output[0]))
+            model.graph.initializer.remove(source)
+            del inits[source.name]
+        else:
+            kept.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    return model
+
+
+def pointwise_convs(model):
+    """Names of the 1x1 ungrouped Conv nodes: what bodyzone's Precision::Int8 quantizes."""
+    shapes = {init.name: list(init.dims) for init in model.graph.initializer}
+    names = []
+    for node in model.graph.node:
+        group = next((a.i for a in node.attribute if a.name == "group"), 1)
+        weight = shapes.get(node.input[1]) if node.op_type == "Conv" else None
+        if weight is not None and weight[2:] == [1, 1] and group == 1:
+            names.append(node.name)
+    return names
+
+
+def quantize_file(src, dst):
+    """ONNX Runtime's dynamic quantization (per output channel, int8 weights; u8 activations
+    quantized per tensor at run time) of src's 1x1 convolutions, written to dst."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = float_weights(onnx.load(src))
+    nodes = pointwise_convs(model)
+    write_atomic(
+        dst,
+        lambda tmp: quantize_dynamic(
+            model,
+            tmp,
+            op_types_to_quantize=["Conv"],
+            nodes_to_quantize=nodes,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+        ),
+    )
+    return len(nodes)
 
 
 def default_outputs(src):
@@ -570,7 +639,8 @@ def main(argv=None):
     ap.add_argument("src", nargs="?", help="input .tflite")
     ap.add_argument("dst", nargs="?", help="output .onnx")
     ap.add_argument("--all", action="store_true", help="rebuild every committed model")
-    ap.add_argument("--only", help="with --all: comma-separated output file names to rebuild")
+    ap.add_argument("--int8", action="store_true", help="rebuild the int8 files from the f32 ones")
+    ap.add_argument("--only", help="with --all or --int8: comma-separated output file names to rebuild")
     ap.add_argument("--input", default="input", help="ONNX input name")
     ap.add_argument("--outputs", help="comma-separated ONNX output names, in TFLite order")
     args = ap.parse_args(argv)
@@ -584,8 +654,17 @@ def main(argv=None):
                 convert_file(os.path.join(SRC, tfl), dst, names)
                 print(f"{out}: {os.path.getsize(dst)} bytes")
             return 0
+        if args.int8:
+            only = set(args.only.split(",")) if args.only else None
+            for f32, out in INT8_MODELS:
+                if only and out not in only:
+                    continue
+                dst = os.path.join(HERE, out)
+                count = quantize_file(os.path.join(HERE, f32), dst)
+                print(f"{out}: {count} convolutions quantized, {os.path.getsize(dst)} bytes")
+            return 0
         if not args.src or not args.dst:
-            ap.error("give SRC.tflite OUT.onnx, or --all")
+            ap.error("give SRC.tflite OUT.onnx, --all or --int8")
         names = args.outputs.split(",") if args.outputs else default_outputs(args.src)
         convert_file(args.src, args.dst, names, args.input)
         return 0
