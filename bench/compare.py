@@ -6,7 +6,8 @@
 Files are named by compare.sh: bodyzone.<model>.<threads>.json (`bodyzone bench --json`),
 ort.<model>.<threads>.json and mediapipe.<model>.json (`peer_bench.py`). Ratios are
 bodyzone / peer on medians: below 1 bodyzone is faster. Inference is compared with ONNX Runtime
-(same ONNX file, same thread count); the whole frame (1280x720 RGB in, mask out) with MediaPipe.
+(the report's ONNX file: the same one, or for int8 ONNX Runtime's own int8 quantization of the same
+convolutions; same thread count); the whole frame (1280x720 RGB in, mask out) with MediaPipe.
 """
 import argparse
 import datetime
@@ -47,8 +48,10 @@ def rows(runs):
             e2e = ours["stages"]["end_to_end"]["median_ms"]
             ort = runs.get(("ort", model, threads))
             mp = runs.get(("mediapipe", model)) if threads == "1" else None
+            # The precision beside a model that is not f32, so a recorded row says what ran.
+            label = model if ours["precision"] == "f32" else f"{model} {ours['precision']}"
             yield {
-                "model": model,
+                "model": label,
                 "threads": threads,
                 "inference": inf,
                 "end_to_end": e2e,
@@ -73,11 +76,14 @@ def main():
     p.add_argument("files", nargs="+")
     args = p.parse_args()
     table = list(rows(load(args.files)))
-    header = (f"{'model':<10} {'thr':>3} {'tract inf':>9} {'ORT inf':>8} {'ratio':>6} "
+    header = (f"{'model':<15} {'thr':>3} {'tract inf':>9} {'ORT inf':>8} {'ratio':>6} "
               f"{'frame':>7} {'MediaPipe':>9} {'ratio':>6}   (median ms; ratio = bodyzone/peer)")
     print(header)
+    if table:
+        ort_files = sorted({runs[key]["model"] for key in runs if key[0] == "ort"})
+        print("ONNX Runtime ran " + (", ".join(os.path.basename(f) for f in ort_files) or "nothing"))
     for r in table:
-        print(f"{r['model']:<10} {r['threads']:>3} {r['inference']:>9.2f} {fmt(r['ort']):>8} "
+        print(f"{r['model']:<15} {r['threads']:>3} {r['inference']:>9.2f} {fmt(r['ort']):>8} "
               f"{fmt(ratio(r['inference'], r['ort'])):>6} {r['end_to_end']:>7.2f} "
               f"{fmt(r['mediapipe']):>9} {fmt(ratio(r['end_to_end'], r['mediapipe'])):>6}")
     if not any(r["ort"] for r in table):

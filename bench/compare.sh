@@ -3,11 +3,14 @@
 # ONNX Runtime on the same ONNX file (1 and 2 threads) and MediaPipe's selfie solution on the same
 # 1280×720 frame. Prints the times and the ratios bodyzone / peer (below 1: bodyzone is faster).
 #
-#   bench/compare.sh [--short] [--models "landscape general"] [--record]
+#   bench/compare.sh [--short] [--models "landscape general"] [--precision f32|int8] [--record]
 #
-#   --short    20 timed frames per run instead of 200 (CI: prints, asserts nothing about time)
-#   --models   which models (landscape, general, pose-lite, pose-full); default: landscape general
-#   --record   append the ratios as a row to bench/RESULTS.md
+#   --short      20 timed frames per run instead of 200 (CI: prints, asserts nothing about time)
+#   --models     which models (landscape, general, pose-lite, pose-full); default: landscape general
+#   --precision  bodyzone's precision (default f32). With int8, ONNX Runtime times its own int8
+#                quantization of the same 1x1 convolutions (models/*_int8.onnx; pose-full has
+#                none and is timed in f32); MediaPipe's solution is the same either way.
+#   --record     append the ratios as a row to bench/RESULTS.md
 #
 # The peers run from a Python venv in target/peer-venv (onnxruntime, mediapipe==0.10.14), made on
 # first use; when pip cannot install them the peers are skipped with a message and only bodyzone
@@ -19,13 +22,15 @@ peers=${PEER_BENCH:-$root/../shared/peers/peer_bench.py}
 venv=$root/target/peer-venv
 iters=200
 models="landscape general"
+precision=f32
 record=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --short) iters=20; shift ;;
         --models) models=$2; shift 2 ;;
+        --precision) precision=$2; shift 2 ;;
         --record) record=1; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -63,7 +68,8 @@ results=()
 for model in $models; do
     for threads in 1 2; do
         out=$work/bodyzone.$model.$threads.json
-        "$bin" bench --model "$model" --threads "$threads" --iters "$iters" "${image_args[@]}" --json "$out" >/dev/null
+        "$bin" bench --model "$model" --precision "$precision" --threads "$threads" --iters "$iters" \
+            "${image_args[@]}" --json "$out" >/dev/null
         results+=("$out")
     done
     onnx=$(sed -n 's/.*"onnx": "\(.*\)".*/\1/p' "$work/bodyzone.$model.1.json")

@@ -54,6 +54,23 @@ impl BenchModel {
         }
     }
 
+    /// The repository path of the ONNX file a peer should time for this model at `precision`:
+    /// for int8, ONNX Runtime's own quantization of the same 1×1 convolutions
+    /// (`models/*_int8.onnx`, see `models/README.md`; pose-full has none and falls back to the
+    /// f32 file), otherwise the f32 file.
+    pub fn peer_onnx(self, precision: Precision) -> String {
+        let file = self.kind().file_name();
+        match (precision, self) {
+            (
+                Precision::Int8,
+                BenchModel::Landscape | BenchModel::General | BenchModel::PoseLite,
+            ) => {
+                format!("models/{}_int8.onnx", file.trim_end_matches(".onnx"))
+            }
+            _ => format!("models/{file}"),
+        }
+    }
+
     /// The name on the command line and in the JSON report.
     pub fn name(self) -> &'static str {
         match self {
@@ -276,7 +293,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, BenchError> {
         model: config.model.name().to_owned(),
         precision: config.precision.to_string(),
         threads: config.threads,
-        onnx: format!("models/{}", config.model.kind().file_name()),
+        onnx: config.model.peer_onnx(config.precision),
         iters: config.iters,
         frame: image.dimensions(),
         stages: samples.stages(),
@@ -447,6 +464,42 @@ mod tests {
             );
             assert!(0.0 < p10 && p10 <= med && med <= p90, "{stage}: {s}");
         }
+    }
+
+    #[test]
+    fn every_peer_file_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for model in [
+            BenchModel::Landscape,
+            BenchModel::General,
+            BenchModel::PoseLite,
+            BenchModel::PoseFull,
+        ] {
+            for precision in [Precision::F32, Precision::F16, Precision::Int8] {
+                let onnx = model.peer_onnx(precision);
+                assert!(root.join(&onnx).is_file(), "{model} {precision}: {onnx}");
+            }
+        }
+        assert_eq!(
+            BenchModel::General.peer_onnx(Precision::Int8),
+            "models/selfie_segmentation_int8.onnx"
+        );
+    }
+
+    #[test]
+    fn int8_runs_against_the_int8_peer_file() {
+        let report = run(&BenchConfig {
+            precision: Precision::Int8,
+            warmup: 0,
+            iters: 1,
+            ..BenchConfig::new(BenchModel::Landscape)
+        })
+        .unwrap();
+        assert_eq!(report.precision, "int8");
+        assert_eq!(
+            report.onnx,
+            "models/selfie_segmentation_landscape_int8.onnx"
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub struct Args {
     /// landscape, general, pose-lite or pose-full.
     #[arg(long, default_value = "landscape")]
     model: BenchModel,
-    /// f32, f16 or int8.
+    /// f32, f16 or int8 (the 1×1 convolutions in 8 bits, the rest f32; the report's `onnx` is
+    /// then ONNX Runtime's int8 file of the same model).
     #[arg(long, default_value = "f32")]
     precision: Precision,
     /// Threads for tract's matrix products.
