@@ -21,6 +21,7 @@
 //! `models/` folder), into `/usr/share/bodyzone/models/`, or point `BODYZONE_MODELS` at their folder.
 
 pub mod custom;
+pub mod deconv;
 pub mod kernel;
 pub mod pointwise;
 pub mod profile;
@@ -347,6 +348,7 @@ fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<
         Precision::F32 | Precision::Int8 => {
             upsample::rewrite(&mut model)?;
             squeeze_excite::rewrite(&mut model)?;
+            deconv::rewrite(&mut model)?;
             if our_convolutions {
                 spatial::rewrite(&mut model)?;
                 pointwise::rewrite(&mut model)?;

@@ -104,9 +104,7 @@ impl WriteOutput for SqueezeExcite {
         for ((h, row), b) in hidden.iter_mut().zip(w1.chunks_exact(c)).zip(b1) {
             *h = self.activation.apply(Portable, b + dot(row, squeezed));
         }
-        for ((g, row), b) in gates.iter_mut().zip(w2.chunks_exact(m)).zip(b2) {
-            *g = 1.0 / (1.0 + (-(b + dot(row, hidden))).exp());
-        }
+        sigmoid_layer(hidden, w2, b2, gates);
         if self.channels_last {
             for (dst, src) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
                 for ((d, s), g) in dst.iter_mut().zip(src).zip(&*gates) {
@@ -189,6 +187,73 @@ fn gate_planes_generic<S: Simd>(
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `gates = σ(W·x + b)`, `W` row-major `[gates.len(), x.len()]`.
+fn sigmoid_layer(x: &[f32], w: &[f32], b: &[f32], gates: &mut [f32]) {
+    for ((g, row), b) in gates.iter_mut().zip(w.chunks_exact(x.len())).zip(b) {
+        *g = 1.0 / (1.0 + (-(b + dot(row, x))).exp());
+    }
+}
+
+/// `x` `[1, C, H, W]` and `a` `[1, C', H', W']` f32 → `a · σ(W·(scale·Σ_hw x) + b)` per channel
+/// of `a`: the selfie decoders' first block, which gates a convolution of its input by one
+/// layer on the input's pooled channels. Five tract nodes otherwise (`Reduce<Sum>`, two scalar
+/// `Mul`s, `Sigmoid`, the broadcast `Mul`), two of them allocating.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct PooledGate {
+    /// Multiplies the per-channel sum (1/(H·W) for a mean).
+    pub scale: Arc<Tensor>,
+    /// `[C', C]`.
+    pub w: Arc<Tensor>,
+    /// `[C']`.
+    pub b: Arc<Tensor>,
+}
+
+impl Op for PooledGate {
+    fn name(&self) -> StaticName {
+        "PooledGate".into()
+    }
+
+    op_as_typed_op!();
+}
+
+eval_op!(PooledGate);
+
+impl WriteOutput for PooledGate {
+    fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
+        let (x, a) = (inputs[0].shape(), inputs[1].shape());
+        ensure!(x.len() == 4 && a.len() == 4 && x[0] == 1 && a[0] == 1);
+        ensure!(self.w.shape() == [a[1], x[1]] && self.b.len() == a[1]);
+        Ok(a.into())
+    }
+
+    fn write(&self, inputs: &[TValue], out: &mut [f32], scratch: &mut Vec<f32>) -> TractResult<()> {
+        let (x, a) = (f32s(&inputs[0])?, f32s(&inputs[1])?);
+        let (w, b) = (f32s(&self.w)?, f32s(&self.b)?);
+        let scale = f32s(&self.scale)?[0];
+        scratch.clear();
+        scratch.resize(inputs[0].shape()[1] + b.len(), 0.0);
+        let (sums, gates) = scratch.split_at_mut(inputs[0].shape()[1]);
+        channel_sums(x, sums);
+        sums.iter_mut().for_each(|s| *s *= scale);
+        sigmoid_layer(sums, w, b, gates);
+        gate_planes(a, gates, None, out);
+        Ok(())
+    }
+}
+
+impl TypedOp for PooledGate {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(
+            inputs
+                .iter()
+                .all(|f| f.datum_type == f32::datum_type() && f.rank() == 4)
+        );
+        Ok(tvec!(inputs[1].without_value()))
+    }
+
+    as_op!();
 }
 
 impl TypedOp for SqueezeExcite {
@@ -336,10 +401,68 @@ fn match_block(model: &TypedModel, id: usize) -> Option<Replacement<SqueezeExcit
     Some(Replacement { op, inputs, last })
 }
 
-/// Replaces every squeeze-excite block of a decluttered model by a [`SqueezeExcite`]. Returns
-/// how many were replaced.
+/// A [`PooledGate`] from the channel sum `id` of an NCHW tensor.
+fn match_gate(model: &TypedModel, id: usize) -> Option<Replacement<PooledGate>> {
+    let node = model.node(id);
+    let reduce = node.op_as::<Reduce>()?;
+    let x = node.inputs[0];
+    let fact = model.outlet_fact(x).ok()?;
+    if reduce.reducer != Reducer::Sum
+        || fact.datum_type != f32::datum_type()
+        || fact.rank() != 4
+        || fact.shape[0] != 1.to_dim()
+        || *reduce.axes != [2, 3]
+    {
+        return None;
+    }
+    let norm = only_consumer(model, id)?;
+    let scale = const_operand::<Mul>(model, norm, id).filter(|k| k.len() == 1)?;
+    let fc = only_consumer(model, norm)?;
+    let w = einsum_weights(model, fc, &["NIHW,OI->NOHW"])?;
+    let add = only_consumer(model, fc)?;
+    let b = const_operand::<Add>(model, add, fc)?;
+    let sigmoid = only_consumer(model, add)?;
+    let gate = only_consumer(model, sigmoid)?;
+    let gate_node = model.node(gate);
+    let is_sigmoid = model
+        .node(sigmoid)
+        .op_as::<ElementWiseOp>()
+        .is_some_and(|op| op.0.is::<Sigmoid>());
+    let is_mul = gate_node
+        .op_as::<TypedBinOp>()
+        .is_some_and(|op| op.0.is::<Mul>());
+    let &[p, q] = &gate_node.inputs[..] else {
+        return None;
+    };
+    let a = if p.node == sigmoid { q } else { p };
+    let a_fact = model.outlet_fact(a).ok()?;
+    let gated = a_fact.rank() == 4
+        && a_fact.shape[0] == 1.to_dim()
+        && a_fact.shape[1] == b.len().to_dim()
+        && w.shape() == [b.len(), fact.shape[1].to_usize().ok()?]
+        && model.outlet_fact(OutletId::new(gate, 0)).ok()?.shape == a_fact.shape;
+    if !(is_sigmoid && is_mul && gated) {
+        return None;
+    }
+    let b = (*b)
+        .clone()
+        .into_shape(&[w.shape()[0]])
+        .ok()?
+        .into_arc_tensor();
+    Some(Replacement {
+        op: PooledGate { scale, w, b },
+        inputs: tvec!(x, a),
+        last: gate,
+    })
+}
+
+/// Replaces every squeeze-excite block of a decluttered model by a [`SqueezeExcite`], then every
+/// gate on pooled channels by a [`PooledGate`]. Returns how many were replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    replace_matches(model, |model, id| Ok(match_block(model, id)))
+    Ok(
+        replace_matches(model, |model, id| Ok(match_block(model, id)))?
+            + replace_matches(model, |model, id| Ok(match_gate(model, id)))?,
+    )
 }
 
 #[cfg(test)]
@@ -412,27 +535,69 @@ mod tests {
         }
     }
 
-    /// Every block of both selfie models is replaced, and the models' outputs do not move.
+    /// Every block of both selfie models is replaced, and the models' outputs do not move. The
+    /// decoder's gate on pooled channels is matched in the NCHW layout `optimise` keeps (tract's
+    /// own declutter moves it to channels-last on aarch64).
     #[test]
     fn selfie_blocks_match_tract() {
-        for (kind, blocks, keep_layout) in [
-            (ModelKind::SelfieLandscape, 9, false),
-            (ModelKind::SelfieGeneral, 9, false),
-            (ModelKind::SelfieLandscape, 9, true),
-            (ModelKind::SelfieGeneral, 9, true),
-        ] {
-            let reference = decluttered(kind, keep_layout);
-            let shape = kind.input_shape();
-            let n: usize = shape.iter().product();
-            let values: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 999.0).collect();
-            let input = Tensor::from_shape(&shape, &values).unwrap();
-            let expected = run(reference.clone(), &input);
-            let mut ours = reference;
-            let replaced = rewrite(&mut ours).unwrap();
-            assert_eq!(replaced, blocks, "{kind}: {replaced} blocks");
-            let got = run(ours, &input);
-            got.close_enough(&expected, Approximation::Approximate)
-                .unwrap();
+        for kind in [ModelKind::SelfieLandscape, ModelKind::SelfieGeneral] {
+            for keep_layout in [false, true] {
+                let reference = decluttered(kind, keep_layout);
+                let shape = kind.input_shape();
+                let n: usize = shape.iter().product();
+                let values: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 999.0).collect();
+                let input = Tensor::from_shape(&shape, &values).unwrap();
+                let expected = run(reference.clone(), &input);
+                let mut ours = reference;
+                let replaced = rewrite(&mut ours).unwrap();
+                let count =
+                    |name: &str| ours.nodes().iter().filter(|n| n.op.name() == name).count();
+                let (blocks, gates) = (count("SqueezeExcite"), count("PooledGate"));
+                assert_eq!((blocks, blocks + gates), (9, replaced), "{kind}");
+                if keep_layout {
+                    assert_eq!(gates, 1, "{kind}");
+                }
+                let got = run(ours, &input);
+                got.close_enough(&expected, Approximation::Approximate)
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn pooled_gate_matches_its_formula() {
+        use crate::model::kernel::testing::{random, values};
+        for (c, g, h, w, seed) in [(1, 1, 1, 1, 1), (5, 3, 4, 9, 2), (16, 24, 9, 16, 3)] {
+            let x = random(&[1, c, h, w], seed);
+            let a = random(&[1, g, 2 * h, w + 1], seed + 10);
+            let op = PooledGate {
+                scale: tensor0(1.0 / (h * w) as f32).into_arc_tensor(),
+                w: random(&[g, c], seed + 20).into_arc_tensor(),
+                b: random(&[g], seed + 30).into_arc_tensor(),
+            };
+            let got = crate::model::custom::eval_once(
+                &op,
+                &[x.clone().into_tvalue(), a.clone().into_tvalue()],
+            )
+            .unwrap();
+            let (xs, avs, ws, bs) = (values(&x), values(&a), values(&op.w), values(&op.b));
+            let means: Vec<f64> = xs
+                .chunks_exact(h * w)
+                .map(|p| p.iter().map(|&v| f64::from(v)).sum::<f64>() / (h * w) as f64)
+                .collect();
+            let plane = 2 * h * (w + 1);
+            for (i, (&got, &a)) in values(&got[0]).iter().zip(avs).enumerate() {
+                let o = i / plane;
+                let z = f64::from(bs[o])
+                    + (0..c)
+                        .map(|k| f64::from(ws[o * c + k]) * means[k])
+                        .sum::<f64>();
+                let expected = f64::from(a) / (1.0 + (-z).exp());
+                assert!(
+                    (f64::from(got) - expected).abs() < 1e-5,
+                    "{got} vs {expected}"
+                );
+            }
         }
     }
 
