@@ -201,6 +201,8 @@ pub struct Model {
     precision: Precision,
     origin: String,
     state: TypedSimpleState,
+    /// The input tensor of [`Model::run_values`], refilled each call.
+    input: Option<Arc<Tensor>>,
 }
 
 impl fmt::Debug for Model {
@@ -252,6 +254,7 @@ impl Model {
             precision,
             origin,
             state,
+            input: None,
         })
     }
 
@@ -277,13 +280,44 @@ impl Model {
                 message: format!("input shape {:?}, expected {expected:?}", input.shape()),
             });
         }
-        let outputs = self
-            .state
-            .run(tvec!(input.into()))
-            .map_err(|e| ModelError::Run {
+        self.run_value(input.into())
+    }
+
+    /// [`Model::run`] on the row-major values of an input tensor, copied into a tensor kept
+    /// from one call to the next: with the outputs of the last call dropped, a run on the
+    /// selfie models allocates nothing.
+    pub fn run_values(&mut self, values: &[f32]) -> Result<TVec<TValue>, ModelError> {
+        let shape = self.kind.input_shape();
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(ModelError::Run {
                 kind: self.kind,
-                message: format!("{e:#}"),
-            })?;
+                message: format!("{} input values, expected {shape:?}", values.len()),
+            });
+        }
+        let mut fill = || -> TractResult<Arc<Tensor>> {
+            match self.input.as_mut().and_then(Arc::get_mut) {
+                Some(kept) => kept
+                    .try_as_plain_ram_mut()?
+                    .as_slice_mut::<f32>()?
+                    .copy_from_slice(values),
+                None => self.input = Some(Arc::new(Tensor::from_shape(&shape, values)?)),
+            }
+            self.input
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("no input tensor"))
+        };
+        let input = fill().map_err(|e| ModelError::Run {
+            kind: self.kind,
+            message: format!("{e:#}"),
+        })?;
+        self.run_value(input.into_tvalue())
+    }
+
+    fn run_value(&mut self, input: TValue) -> Result<TVec<TValue>, ModelError> {
+        let outputs = self.state.run(tvec!(input)).map_err(|e| ModelError::Run {
+            kind: self.kind,
+            message: format!("{e:#}"),
+        })?;
         if self.precision == Precision::F16 {
             return outputs
                 .into_iter()

@@ -1,0 +1,80 @@
+//! A device runs for months: once warm, a frame must not allocate. The allocator here counts the
+//! allocations made on the test's own thread while it says so (tests run on parallel threads).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use bodyzone::model::{Model, ModelKind, Precision};
+
+struct Counting;
+
+thread_local! {
+    /// Allocations on this thread since counting began, if counting.
+    static COUNT: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn counted() {
+    // `try_with`: the allocator also runs while the thread's locals are torn down.
+    let _ = COUNT.try_with(|c| c.set(c.get().map(|n| n + 1)));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        counted();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        counted();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        counted();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// How many allocations `f` makes on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    COUNT.with(|c| c.set(Some(0)));
+    f();
+    COUNT.with(|c| c.replace(None)).unwrap_or(0)
+}
+
+/// A frame-like input: values in [0, 1] that change from frame to frame.
+fn frame(len: usize, i: usize) -> Vec<f32> {
+    (0..len)
+        .map(|j| ((j * 7919 + i * 104_729) % 1000) as f32 / 999.0)
+        .collect()
+}
+
+#[test]
+fn selfie_inference_allocates_nothing_once_warm() {
+    for kind in [ModelKind::SelfieLandscape, ModelKind::SelfieGeneral] {
+        let mut model = Model::load(kind, Precision::F32, None).unwrap();
+        let len = kind.input_shape().iter().product();
+        let frames: Vec<Vec<f32>> = (0..4).map(|i| frame(len, i)).collect();
+        for values in &frames[..2] {
+            model.run_values(values).unwrap();
+        }
+        for values in &frames[2..] {
+            let mut mean = 0.0;
+            let n = allocations(|| {
+                let outputs = model.run_values(values).unwrap();
+                let mask = outputs[0].try_as_plain_ram().unwrap();
+                let mask = mask.as_slice::<f32>().unwrap();
+                mean = mask.iter().sum::<f32>() / mask.len() as f32;
+            });
+            assert_eq!(n, 0, "{kind}: allocations in a warm inference");
+            assert!((0.0..=1.0).contains(&mean), "{kind}: mask mean {mean}");
+        }
+    }
+}
