@@ -75,7 +75,8 @@ def main():
     p.add_argument("--record", metavar="RESULTS.md")
     p.add_argument("files", nargs="+")
     args = p.parse_args()
-    table = list(rows(load(args.files)))
+    runs = load(args.files)
+    table = list(rows(runs))
     header = (f"{'model':<15} {'thr':>3} {'tract inf':>9} {'ORT inf':>8} {'ratio':>6} "
               f"{'frame':>7} {'MediaPipe':>9} {'ratio':>6}   (median ms; ratio = bodyzone/peer)")
     print(header)
