@@ -71,6 +71,10 @@ pub struct QuantizedPointwise {
     pub residual: bool,
     /// The output has a leading batch axis of 1.
     pub batch: bool,
+    /// On a CPU with dot product instructions (aarch64 `sdot`), the same weights for them:
+    /// `[⌈O/4⌉, ⌈I/4⌉, 4, 4]` i8 (four output channels × four input channels) and each output
+    /// channel's sum `[⌈O/4⌉·4]` i32.
+    pub quads: Option<(Arc<Tensor>, Arc<Tensor>)>,
 }
 
 impl QuantizedPointwise {
@@ -84,19 +88,38 @@ impl QuantizedPointwise {
     ) -> QuantizedPointwise {
         let out_channels = bias.len();
         let (blocks, pairs) = (out_channels.div_ceil(ROWS), in_channels.div_ceil(2));
-        let mut packed = vec![0i16; blocks * pairs * ROWS * 2];
         let mut scales = vec![0f32; blocks * ROWS];
-        for (o, row) in weights.chunks_exact(in_channels).enumerate() {
+        let mut levels = vec![0i8; out_channels * in_channels];
+        for (o, (row, q)) in weights
+            .chunks_exact(in_channels)
+            .zip(levels.chunks_exact_mut(in_channels))
+            .enumerate()
+        {
             let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
             scales[o] = scale;
-            if scale == 0.0 {
-                continue;
-            }
-            for (i, &w) in row.iter().enumerate() {
-                let at = (((o / ROWS) * pairs + i / 2) * ROWS + o % ROWS) * 2 + i % 2;
-                packed[at] = (w / scale).round_ties_even().clamp(-127.0, 127.0) as i16;
+            if scale > 0.0 {
+                for (q, &w) in q.iter_mut().zip(row) {
+                    *q = (w / scale).round_ties_even().clamp(-127.0, 127.0) as i8;
+                }
             }
         }
+        let mut packed = vec![0i16; blocks * pairs * ROWS * 2];
+        for (at, &q) in levels.iter().enumerate() {
+            let (o, i) = (at / in_channels, at % in_channels);
+            packed[(((o / ROWS) * pairs + i / 2) * ROWS + o % ROWS) * 2 + i % 2] = q.into();
+        }
+        let quads = dot_product().then(|| {
+            let quads = in_channels.div_ceil(4);
+            let mut packed = vec![0i8; blocks * quads * ROWS * 4];
+            let mut sums = vec![0i32; blocks * ROWS];
+            for (at, &q) in levels.iter().enumerate() {
+                let (o, i) = (at / in_channels, at % in_channels);
+                packed[(((o / ROWS) * quads + i / 4) * ROWS + o % ROWS) * 4 + i % 4] = q;
+                sums[o] += i32::from(q);
+            }
+            let arc = |t: Tensor| t.into_arc_tensor();
+            (arc(tensor1(&packed)), arc(tensor1(&sums)))
+        });
         let mut padded_bias = bias.to_vec();
         padded_bias.resize(blocks * ROWS, 0.0);
         QuantizedPointwise {
@@ -108,6 +131,7 @@ impl QuantizedPointwise {
             activation,
             residual,
             batch: false,
+            quads,
         }
     }
 
@@ -175,17 +199,42 @@ impl EvalOp for QuantizedPointwise {
             }
             _ => None,
         };
-        quantized_pointwise(
-            self.in_channels,
-            h * w,
+        let (src, scales, bias) = (
             input.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.packed.try_as_plain_ram()?.as_slice::<i16>()?,
             self.scales.try_as_plain_ram()?.as_slice::<f32>()?,
             self.bias.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.activation,
-            residual,
-            output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
         );
+        let mut plain = output.try_as_plain_ram_mut()?;
+        let dst = plain.as_slice_mut::<f32>()?;
+        match &self.quads {
+            #[cfg(target_arch = "aarch64")]
+            Some((quads, sums)) if dot_product() => {
+                let quads = quads.try_as_plain_ram()?.as_slice::<i8>()?;
+                let sums = sums.try_as_plain_ram()?.as_slice::<i32>()?;
+                // SAFETY: the CPU has the dot product instructions (checked).
+                unsafe {
+                    dot::pointwise(
+                        self.in_channels,
+                        h * w,
+                        (src, quads, sums, scales, bias),
+                        self.activation,
+                        residual,
+                        dst,
+                    )
+                }
+            }
+            _ => quantized_pointwise(
+                self.in_channels,
+                h * w,
+                src,
+                self.packed.try_as_plain_ram()?.as_slice::<i16>()?,
+                scales,
+                bias,
+                self.activation,
+                residual,
+                dst,
+            ),
+        }
         Ok(tvec!(output.into_tvalue()))
     }
 }
@@ -235,6 +284,19 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         model.compact()?;
     }
     Ok(replaced)
+}
+
+/// Whether this CPU has dot product instructions our kernels use: aarch64's `sdot` (Armv8.2
+/// `dotprod`: the Pi 5's Cortex-A76, not the Pi 4's A72). x86's VNNI is not used yet.
+pub fn dot_product() -> bool {
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        false
+    }
 }
 
 /// How an input tensor is quantized: `x ≈ scale · v` with `v = round(x / scale)` in
@@ -676,6 +738,154 @@ fn store_tile<S: Simd, const C: usize>(
     }
 }
 
+/// The `sdot` kernel: four times the multiply-adds per instruction of `smlal`. Its operands are
+/// i8, so an input level `l ∈ [lo, hi]` is stored as `l − lo − 128 ∈ [−128, 127]` and the
+/// epilogue adds back `(lo + 128) · Σ_i q[o, i]`: the same i32 sums as the other builds. Input
+/// channels go in quads, a pixel's four adjacent; `sdot v.4s, x.16b, w.4b[r]` adds, for four
+/// pixels, the dot product of their quad with output channel `r`'s.
+#[cfg(target_arch = "aarch64")]
+mod dot {
+    use std::arch::aarch64::*;
+    use std::arch::asm;
+
+    use super::{Activation, MAX_LANES, PANEL_VALUES, Quantization, ROWS, Simd, range, store_tile};
+    use crate::model::kernel::Neon;
+
+    /// Pixels per tile: four vectors of four.
+    const WIDTH: usize = 16;
+
+    /// `acc + Σ_j x[4p + j] · w[4·LANE + j]` for each pixel `p` of `x`.
+    #[inline(always)]
+    fn sdot<const LANE: i32>(acc: int32x4_t, x: int8x16_t, w: int8x16_t) -> int32x4_t {
+        let mut acc = acc;
+        // SAFETY: registers only; reached only from `pointwise`, whose caller checked that the
+        // CPU has `dotprod`. (The intrinsic, `vdotq_laneq_s32`, is not stable Rust yet.)
+        unsafe {
+            asm!(
+                ".arch_extension dotprod",
+                "sdot {acc:v}.4s, {x:v}.16b, {w:v}.4b[{lane}]",
+                acc = inout(vreg) acc,
+                x = in(vreg) x,
+                w = in(vreg) w,
+                lane = const LANE,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        acc
+    }
+
+    /// [`super::quantized_pointwise`] with the weights in quads (`weights.1`, see
+    /// [`super::QuantizedPointwise::quads`]) and their sums (`weights.2`).
+    ///
+    /// # Safety
+    /// The CPU has `dotprod`.
+    #[target_feature(enable = "dotprod")]
+    pub(super) unsafe fn pointwise(
+        k: usize,
+        n: usize,
+        (src, quads, sums, scales, bias): (&[f32], &[i8], &[i32], &[f32], &[f32]),
+        activation: Activation,
+        residual: Option<&[f32]>,
+        dst: &mut [f32],
+    ) {
+        let s = Neon;
+        let out_channels = dst.len() / n;
+        let (blocks, k4) = (out_channels.div_ceil(ROWS), k.div_ceil(4));
+        assert!(src.len() >= k * n && quads.len() == blocks * k4 * ROWS * 4);
+        assert!(sums.len() >= blocks * ROWS && scales.len() >= blocks * ROWS);
+        assert!(bias.len() >= blocks * ROWS && residual.is_none_or(|r| r.len() == dst.len()));
+        let src = &src[..k * n];
+        let (min, max) = range(s, src);
+        let q = Quantization::of_range(min, max);
+        // A panel of as many bytes as the other builds' (i16) panel.
+        let strip = (2 * PANEL_VALUES / (4 * k4)).div_ceil(WIDTH).max(1) * WIDTH;
+        let (mut panel, mut staged) = (vec![0i8; k4 * strip * 4], vec![0f32; ROWS * WIDTH]);
+        for s0 in (0..n).step_by(strip) {
+            let len = strip.min(n - s0);
+            let stride = len.div_ceil(WIDTH) * WIDTH;
+            quantize_quads(src, (n, s0, len, stride), q, &mut panel);
+            for (block, weights) in quads.chunks_exact(k4 * ROWS * 4).enumerate() {
+                for t0 in (0..len).step_by(WIDTH) {
+                    // SAFETY (loads): quad row `j` of the panel (`k4` rows of `4·stride`,
+                    // `stride` a multiple of `WIDTH`) has `4·WIDTH` values from
+                    // `4·(t0 + j·stride)`; `w` has 16.
+                    let mut acc = [[vdupq_n_s32(0); 4]; ROWS];
+                    for (j, w) in weights.chunks_exact(ROWS * 4).enumerate() {
+                        let w = unsafe { vld1q_s8(w.as_ptr()) };
+                        let x: [int8x16_t; 4] = std::array::from_fn(|c| unsafe {
+                            vld1q_s8(panel.as_ptr().add(4 * (j * stride + t0 + 4 * c)))
+                        });
+                        for (c, &x) in x.iter().enumerate() {
+                            acc[0][c] = sdot::<0>(acc[0][c], x, w);
+                            acc[1][c] = sdot::<1>(acc[1][c], x, w);
+                            acc[2][c] = sdot::<2>(acc[2][c], x, w);
+                            acc[3][c] = sdot::<3>(acc[3][c], x, w);
+                        }
+                    }
+                    let tile: [[float32x4_t; 4]; ROWS] = std::array::from_fn(|r| {
+                        let o = block * ROWS + r;
+                        let offset = vdupq_n_s32((q.lo + 128) * sums[o]);
+                        let (scale, bias) = (s.splat(q.scale * scales[o]), s.splat(bias[o]));
+                        acc[r].map(|a| {
+                            let a = vcvtq_f32_s32(vaddq_s32(a, offset));
+                            activation.apply(s, s.mul_add(a, scale, bias))
+                        })
+                    });
+                    let (rows, cols) = (ROWS.min(out_channels - block * ROWS), WIDTH.min(len - t0));
+                    let at = (block * ROWS, s0 + t0);
+                    store_tile(s, &tile, at, (rows, cols), n, residual, &mut staged, dst);
+                }
+            }
+        }
+    }
+
+    /// As [`super::quantize_strip`], into `⌈k/4⌉` rows of `stride` pixel quads of
+    /// `level − lo − 128`, 8 pixels at a time (`vst4` interleaves four channels' bytes).
+    #[inline(always)]
+    fn quantize_quads(
+        src: &[f32],
+        (n, s0, len, stride): (usize, usize, usize, usize),
+        q: Quantization,
+        panel: &mut [i8],
+    ) {
+        // SAFETY: NEON is mandatory on aarch64; every pointer read has 8 values (a full run of
+        // a channel, or an 8-value array) and every store 32 bytes within `row` (`4·stride`
+        // bytes, `p + 8 ≤ stride`).
+        unsafe {
+            let inv = vdupq_n_f32(1.0 / q.scale);
+            let offset = vdupq_n_s32(-(q.lo + 128));
+            // Saturating narrowing to i8 is the clamp to [lo, hi].
+            let level = |v| vaddq_s32(vcvtnq_s32_f32(vmulq_f32(v, inv)), offset);
+            let zeros = [0f32; 2 * MAX_LANES];
+            let mut tail = [0f32; 8];
+            for (row, channels) in panel.chunks_exact_mut(4 * stride).zip(src.chunks(4 * n)) {
+                for p in (0..stride).step_by(8) {
+                    let bytes: [int8x8_t; 4] = std::array::from_fn(|c| {
+                        let Some(channel) = channels.get(c * n..(c + 1) * n) else {
+                            // Past the last input channel: its weights are zero.
+                            return vdup_n_s8(0);
+                        };
+                        let values = &channel[s0..s0 + len];
+                        let ptr = if p + 8 <= len {
+                            values[p..].as_ptr()
+                        } else if p < len {
+                            tail.fill(0.0);
+                            tail[..len - p].copy_from_slice(&values[p..]);
+                            tail.as_ptr()
+                        } else {
+                            zeros.as_ptr()
+                        };
+                        let (a, b) = (level(vld1q_f32(ptr)), level(vld1q_f32(ptr.add(4))));
+                        vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)))
+                    });
+                    let bytes = int8x8x4_t(bytes[0], bytes[1], bytes[2], bytes[3]);
+                    vst4_s8(row.as_mut_ptr().add(4 * p), bytes);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -857,6 +1067,41 @@ mod tests {
             };
             let (a, b) = (go(quantized_pointwise), go(quantized_pointwise_portable));
             for (x, y) in a.iter().zip(&b) {
+                prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+            }
+        }
+
+        /// The `sdot` build (run the aarch64 tests as a Cortex-A76 to reach it) computes the
+        /// portable build's integer sums too; without `dotprod` no quads are made.
+        #[cfg(target_arch = "aarch64")]
+        #[test]
+        fn dot_product_and_portable_builds_agree(
+            i in 1usize..40, o in 1usize..30, n in 1usize..100,
+            activation in 0usize..3, residual in any::<bool>(), seed in any::<u64>(),
+        ) {
+            let src = random(&[i, n], seed);
+            let weights = random(&[o, i], !seed);
+            let (bias, res) = (random(&[o], 3), random(&[o, n], 5));
+            let op = QuantizedPointwise::new(
+                values(&weights), values(&bias), i, ACTIVATIONS[activation], residual,
+            );
+            prop_assert_eq!(op.quads.is_some(), dot_product());
+            let Some((quads, sums)) = &op.quads else { return Ok(()) };
+            let residual = residual.then(|| values(&res));
+            let mut expected = vec![0f32; o * n];
+            quantized_pointwise_portable(
+                i, n, values(&src), op.packed.try_as_plain_ram().unwrap().as_slice::<i16>().unwrap(),
+                values(&op.scales), values(&op.bias), op.activation, residual, &mut expected,
+            );
+            let mut got = vec![0f32; o * n];
+            let quads = quads.try_as_plain_ram().unwrap().as_slice::<i8>().unwrap();
+            let sums = sums.try_as_plain_ram().unwrap().as_slice::<i32>().unwrap();
+            // SAFETY: quads are made only when the CPU has `dotprod`.
+            unsafe {
+                dot::pointwise(i, n, (values(&src), quads, sums, values(&op.scales), values(&op.bias)),
+                    op.activation, residual, &mut got);
+            }
+            for (x, y) in got.iter().zip(&expected) {
                 prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
             }
         }
