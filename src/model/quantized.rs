@@ -22,9 +22,16 @@
 //! and no saturation (|q · (v − z)| ≤ 127 · 255, two per lane < 2¹⁶, where `vpmaddubsw` on
 //! u8 × i8 saturates its i16 sums). NEON multiplies the same vectors with `smlal`/`smlal2` (i16
 //! × i16 widened into i32), keeping the two channels of a pair in adjacent lanes that one
-//! pairwise add (`addp`) combines after the last input channel. The portable build does the same
-//! integer sums one pixel at a time. All three compute the same i32 sums, so they differ only
-//! in the f32 rounding of the epilogue.
+//! pairwise add (`addp`) combines after the last input channel. Where the CPU has Armv8.2's dot
+//! product (`dotprod`: the Pi 5, not the Pi 4; checked at run time) `sdot` does four times as
+//! many per instruction on i8 operands (see [`QuantizedPointwise::quads`]). The portable build
+//! does the same integer sums one pixel at a time. All compute the same i32 sums, so they differ
+//! only in the f32 rounding of the epilogue.
+//!
+//! Speed: `vpmaddwd` needs a `vpaddd` to accumulate, and `smlal` does 4 multiply-adds like an
+//! f32 `fmla`, so without AVX-VNNI (not used yet) or `sdot` a multiply-add costs about what it
+//! does in f32, and the quantization pass in front of each convolution is extra: int8 is then
+//! about as fast as f32, not faster. `sdot` is where 8 bits pay.
 
 use std::sync::Arc;
 
