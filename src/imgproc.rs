@@ -158,7 +158,10 @@ impl ImageToTensor {
     ) -> Padding {
         let (roi, padding) = self.pad_roi(roi);
         if roi.rotation == 0.0 {
-            self.sample_axis_aligned(image, &roi, put);
+            wide(
+                #[inline(always)]
+                || self.sample_axis_aligned(image, &roi, put),
+            );
         } else {
             self.sample_rotated(image, &roi, put);
         }
@@ -199,6 +202,7 @@ impl ImageToTensor {
     /// each image row it needs horizontally once, and each tensor row blends the two rows it
     /// falls between: the operations, and their order, of [`Sampler::bilinear`], so the same
     /// bits for a fraction of the taps and position arithmetic.
+    #[inline(always)]
     fn sample_axis_aligned<P: Pixels + ?Sized>(
         &self,
         image: &P,
@@ -234,8 +238,13 @@ impl ImageToTensor {
                     |row, out| interpolate_row(image, row, columns, out),
                 );
                 for ((s, top), bottom) in strip.iter_mut().zip(top).zip(bottom) {
-                    for ((s, &t), &b) in s[..n].iter_mut().zip(top).zip(bottom) {
-                        *s = to_u8(blend(t, b, y.1));
+                    let s = s[..n].iter_mut().zip(top);
+                    if y.1 == 0.0 {
+                        // `blend(t, b, 0)` is `t + 0`: `t` (both rows are the same one).
+                        s.for_each(|(s, &t)| *s = to_u8(t));
+                    } else {
+                        s.zip(bottom)
+                            .for_each(|((s, &t), &b)| *s = to_u8(blend(t, b, y.1)));
                     }
                 }
                 put(v * self.width + u0, strip.each_ref().map(|s| &s[..n]));
@@ -257,6 +266,7 @@ struct ColumnTaps {
 }
 
 /// Image row `row` (`None`: off the image, zero border) interpolated at `columns`, planar.
+#[inline(always)]
 fn interpolate_row<P: Pixels + ?Sized>(
     image: &P,
     row: Option<usize>,
@@ -271,7 +281,14 @@ fn interpolate_row<P: Pixels + ?Sized>(
     let pixel = |x: Option<usize>| x.map_or([0; 3], |x| image.rgb(x, y));
     for (k, taps) in columns.iter().enumerate() {
         let p0 = pixel(taps.first);
-        // Read (and, from a camera buffer, convert) a pixel once when both taps are on it.
+        if taps.weight == 0.0 {
+            // `blend(a, b, 0)` is `a + 0`: `a`, with no second pixel to read (and, from a
+            // camera buffer, convert).
+            for (plane, a) in out.iter_mut().zip(p0) {
+                plane[k] = f32::from(a);
+            }
+            continue;
+        }
         let p1 = if taps.second == taps.first {
             p0
         } else {
@@ -299,6 +316,7 @@ impl<K: Copy + PartialEq, R: Clone> RowPair<K, R> {
     }
 
     /// The rows `a` and `b` (possibly the same), interpolating with `fill` those not held.
+    #[inline(always)]
     fn get(&mut self, a: K, b: K, mut fill: impl FnMut(K, &mut R)) -> (&R, &R) {
         let held = |keys: &[Option<K>; 2], k| keys.iter().position(|&h| h == Some(k));
         let ia = held(&self.keys, a).unwrap_or_else(|| {
@@ -443,14 +461,18 @@ fn blend(a: f32, b: f32, w: f32) -> f32 {
     a * (1.0 - w) + b * w
 }
 
-/// `x.round().clamp(0.0, 255.0) as u8` (half away from zero) in operations that vectorise:
-/// `f32::round` is a library call on x86-64's baseline. Truncating a clamped `x` is its floor,
-/// and `x − floor(x)` is exact below 2²⁴, so the half-way test is too.
+/// `x.round().clamp(0.0, 255.0) as u8` (half away from zero) in operations that vectorise
+/// (`f32::round` is a library call on x86-64's baseline, and a float → u8 cast goes lane by
+/// lane). Adding 2²³ to a clamped `x` leaves its nearest integer, ties to even, in the low
+/// mantissa bits; `x` minus that integer is exact, so the ties that must go up are exactly
+/// those where it is ½.
 #[inline(always)]
 fn to_u8(x: f32) -> u8 {
+    const SHIFT: f32 = (1 << 23) as f32;
     let x = x.clamp(0.0, 255.0);
-    let floor = x as u8;
-    floor + u8::from(x - f32::from(floor) >= 0.5)
+    let shifted = x + SHIFT;
+    let nearest = shifted - SHIFT;
+    shifted.to_bits() as u8 + u8::from(x - nearest == 0.5)
 }
 
 /// A coordinate as OpenCV's remap sees it: the pixel left of it and the offset from that pixel,
@@ -546,6 +568,22 @@ pub fn resize_bilinear_into(
 ) {
     assert_eq!(src.len(), src_w * src_h, "source map size");
     assert_eq!(out.len(), dst_w * dst_h, "destination map size");
+    wide(
+        #[inline(always)]
+        || resize_rows(src, src_w, src_h, out, dst_w, dst_h),
+    );
+}
+
+/// [`resize_bilinear_into`]'s loops.
+#[inline(always)]
+fn resize_rows(
+    src: &[f32],
+    src_w: usize,
+    src_h: usize,
+    out: &mut [f32],
+    dst_w: usize,
+    dst_h: usize,
+) {
     for u0 in (0..dst_w).step_by(MAP_STRIP) {
         let n = MAP_STRIP.min(dst_w - u0);
         let mut columns = [(0, 0, 0.0); MAP_STRIP];
@@ -567,6 +605,25 @@ pub fn resize_bilinear_into(
             }
         }
     }
+}
+
+/// Runs `f` compiled for AVX2 when the CPU has it: the loops of this module that the
+/// compiler vectorises (rounding, the blends of interpolated rows) then run 8 lanes wide
+/// instead of the x86-64 baseline's 4 (a quarter less time per frame for both the tensor and
+/// the mask). The same source and no fused multiply-adds, so the same bits either way.
+/// Elsewhere `f` as it is: NEON is aarch64's baseline.
+#[inline(always)]
+fn wide<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<T>(f: impl FnOnce() -> T) -> T {
+            f()
+        }
+        // SAFETY: the CPU has AVX2.
+        return unsafe { avx2(f) };
+    }
+    f()
 }
 
 /// Destination index `d` along an axis of `src` → `dst` pixels: the two source indices and
@@ -638,12 +695,21 @@ mod tests {
         })
     }
 
-    /// The pixels one of the two sampling paths hands out, row-major.
+    /// The ways a tensor is sampled: the rotated formula, and the separable path in the
+    /// baseline build and in [`wide`]'s (AVX2 on x86-64 CPUs that have it).
+    #[derive(Debug, Clone, Copy)]
+    enum Path {
+        Rotated,
+        Separable,
+        SeparableWide,
+    }
+
+    /// The pixels `path` hands out, row-major.
     fn sampled(
         conv: &ImageToTensor,
         image: &RgbImage,
         roi: &RotatedRect,
-        rotated: bool,
+        path: Path,
     ) -> Vec<[u8; 3]> {
         let mut out = vec![[0; 3]; conv.width * conv.height];
         let mut seen = 0;
@@ -653,13 +719,21 @@ mod tests {
             }
             seen += r.len();
         };
-        if rotated {
-            conv.sample_rotated(image, roi, put);
-        } else {
-            conv.sample_axis_aligned(image, roi, put);
+        match path {
+            Path::Rotated => conv.sample_rotated(image, roi, put),
+            Path::Separable => conv.sample_axis_aligned(image, roi, put),
+            Path::SeparableWide => wide(|| conv.sample_axis_aligned(image, roi, put)),
         }
         assert_eq!(seen, out.len(), "every pixel handed out once");
         out
+    }
+
+    /// Whether both builds of the separable path give the rotated formula's pixels.
+    fn separable_is_exact(conv: &ImageToTensor, image: &RgbImage, roi: &RotatedRect) -> bool {
+        let want = sampled(conv, image, roi, Path::Rotated);
+        [Path::Separable, Path::SeparableWide]
+            .into_iter()
+            .all(|path| sampled(conv, image, roi, path) == want)
     }
 
     #[test]
@@ -693,7 +767,7 @@ mod tests {
                     },
                 ] {
                     assert!(
-                        sampled(&conv, &image, &roi, false) == sampled(&conv, &image, &roi, true),
+                        separable_is_exact(&conv, &image, &roi),
                         "{tw}x{th} {border:?} {roi:?}"
                     );
                 }
@@ -749,6 +823,26 @@ mod tests {
         out
     }
 
+    /// Whether the separable resize, in the baseline build and in [`wide`]'s, gives the
+    /// four-tap formula's bits.
+    fn resize_is_exact(
+        src: &[f32],
+        src_w: usize,
+        src_h: usize,
+        dst_w: usize,
+        dst_h: usize,
+    ) -> bool {
+        let want = resize_reference(src, src_w, src_h, dst_w, dst_h);
+        let mut baseline = vec![f32::NAN; want.len()];
+        resize_rows(src, src_w, src_h, &mut baseline, dst_w, dst_h);
+        let wide = resize_bilinear(src, src_w, src_h, dst_w, dst_h);
+        [baseline, wide].iter().all(|got| {
+            want.iter()
+                .zip(got)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        })
+    }
+
     #[test]
     fn separable_resize_crosses_strips_like_the_four_tap_formula() {
         let src: Vec<f32> = (0..7 * 3).map(|i| ((i * 37) % 11) as f32 / 10.0).collect();
@@ -789,7 +883,7 @@ mod tests {
                 height: fh * h as f32,
                 rotation: 0.0,
             });
-            proptest::prop_assert!(sampled(&conv, &image, &roi, false) == sampled(&conv, &image, &roi, true));
+            proptest::prop_assert!(separable_is_exact(&conv, &image, &roi));
         }
 
         #[test]
@@ -805,9 +899,7 @@ mod tests {
                     (state >> 40) as f32 / (1u64 << 24) as f32
                 })
                 .collect();
-            let want = resize_reference(&src, src_w, src_h, dst_w, dst_h);
-            let got = resize_bilinear(&src, src_w, src_h, dst_w, dst_h);
-            proptest::prop_assert!(want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()));
+            proptest::prop_assert!(resize_is_exact(&src, src_w, src_h, dst_w, dst_h));
         }
     }
 
