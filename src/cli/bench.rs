@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bodyzone::bench::{self, BenchConfig, BenchModel, Report, Summary};
-use bodyzone::model::Precision;
 use bodyzone::model::profile::{NodeTime, by_op};
+use bodyzone::model::{Precision, quantized};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -109,6 +109,14 @@ fn print_table(report: &Report) -> std::io::Result<()> {
     )?;
     for k in p.tract.matmul.iter().chain(&p.tract.routines) {
         writeln!(out, "  {:<16} {}", k.function, k.kernel)?;
+    }
+    if report.precision == Precision::Int8.to_string() {
+        writeln!(
+            out,
+            "  {:<16} {}",
+            "int8 1×1 conv",
+            quantized::kernel_name()
+        )?;
     }
     writeln!(
         out,

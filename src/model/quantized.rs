@@ -306,6 +306,19 @@ pub fn dot_product() -> bool {
     }
 }
 
+/// The instructions the int8 kernels multiply with on this CPU, for reports.
+pub fn kernel_name() -> &'static str {
+    if dot_product() {
+        "NEON sdot"
+    } else if !super::kernel::simd_kernels() {
+        "portable"
+    } else if cfg!(target_arch = "x86_64") {
+        "AVX2 vpmaddwd"
+    } else {
+        "NEON smlal"
+    }
+}
+
 /// How an input tensor is quantized: `x ≈ scale · v` with `v = round(x / scale)` in
 /// `[lo, hi]`, `hi − lo = 255` (ONNX Runtime's u8 level `v − lo`, zero point `−lo`).
 #[derive(Debug, Clone, Copy, PartialEq)]
