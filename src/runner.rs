@@ -108,6 +108,8 @@ pub struct Pipeline {
     skip_unchanged: f32,
     /// Selfie mask at the model's resolution (coverage needs fractions, not pixels).
     mask: Option<Arc<Mask>>,
+    /// The mask before it, whose buffer the next frame's mask reuses.
+    spare_mask: Option<Arc<Mask>>,
     body: Option<Body>,
     /// Small grey copy of the last analysed frame, for `skip_unchanged`.
     thumb: Vec<f32>,
@@ -193,6 +195,7 @@ impl Pipeline {
             mask_smoothing: config.smoothing.mask,
             skip_unchanged: config.smoothing.skip_unchanged,
             mask: None,
+            spare_mask: None,
             body: None,
             thumb: Vec::new(),
             thumb_scratch: Vec::new(),
@@ -233,11 +236,22 @@ impl Pipeline {
                     Picture::Full(image) => segmenter.segment_tensor(image)?,
                     Picture::Input(input) => segmenter.segment_input_tensor(input)?,
                 };
-                let mut values = values.to_vec();
-                if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
-                    smooth_segmentation(previous.probabilities(), &mut values, self.mask_smoothing);
+                // The mask before the last one, unless a frame result still holds it, takes
+                // this frame's values: no allocation per frame.
+                let mut next = self.spare_mask.take().unwrap_or_default();
+                if Arc::get_mut(&mut next).is_none() {
+                    next = Arc::default();
                 }
-                self.mask = Some(Arc::new(Mask::new(w as u32, h as u32, values)));
+                let mask = Arc::make_mut(&mut next);
+                mask.set(w as u32, h as u32, values);
+                if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
+                    smooth_segmentation(
+                        previous.probabilities(),
+                        mask.probabilities_mut(),
+                        self.mask_smoothing,
+                    );
+                }
+                self.spare_mask = self.mask.replace(next);
             }
             let segmented = Instant::now();
             // `one_pass_input` keeps inputs away while pose is on.

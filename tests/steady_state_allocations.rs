@@ -78,3 +78,43 @@ fn selfie_inference_allocates_nothing_once_warm() {
         }
     }
 }
+
+/// The run loop's analysis with pose off (the landscape model, mask smoothing, a zone with a
+/// person in it): a warm frame allocates nothing, from the picture to the zone decision.
+#[test]
+fn segmentation_pipeline_allocates_nothing_once_warm() {
+    use bodyzone::config::Config;
+    use bodyzone::runner::Pipeline;
+    use std::time::Duration;
+
+    let config = Config::parse_str(
+        "[model]\npose = \"off\"\n[smoothing]\nmask = 0.5\n\
+         [[zone]]\nname = \"mat\"\npolygon = [[0.2, 0.5], [0.8, 0.5], [0.8, 0.95], [0.2, 0.95]]\n",
+    )
+    .unwrap();
+    let mut pipeline = Pipeline::new(&config).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/squat_frame20.jpg"
+    );
+    let person = bodyzone::files::load_rgb(path.as_ref()).unwrap();
+    let moved = image::imageops::flip_horizontal(&person);
+    let frames = [&person, &moved];
+    // Warm: the zone is entered and settles, every buffer has its size.
+    for i in 0..30 {
+        let at = Duration::from_millis(100 * i);
+        drop(pipeline.process(frames[i as usize % 2], i, at).unwrap());
+    }
+    for i in 30..36 {
+        let at = Duration::from_millis(100 * i);
+        let mut coverage = 0.0;
+        let n = allocations(|| {
+            let result = pipeline.process(frames[i as usize % 2], i, at).unwrap();
+            let mask = result.mask.as_ref().unwrap().probabilities();
+            coverage = mask.iter().sum::<f32>() / mask.len() as f32;
+            assert!(result.events.is_empty(), "{:?}", result.events);
+        });
+        assert_eq!(n, 0, "allocations in warm frame {i}");
+        assert!(coverage > 0.01, "no person in frame {i}");
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use image::{GrayImage, RgbImage};
-use tract_onnx::prelude::{TValue, TVec, Tensor};
+use tract_onnx::prelude::{TValue, TVec};
 
 use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect, resize_bilinear_into};
 use crate::model::{Model, ModelError, ModelKind, Precision, f32_values};
@@ -246,15 +246,8 @@ impl Segmenter {
 impl Network {
     /// Runs the model on `input`; the stage times are its preprocess and this inference.
     fn infer(&mut self, input: &ModelInput) -> Result<TVec<TValue>, ModelError> {
-        let kind = self.model.kind();
-        let tensor = Tensor::from_shape(&kind.input_shape(), input.tensor()).map_err(|e| {
-            ModelError::Run {
-                kind,
-                message: format!("{e:#}"),
-            }
-        })?;
         let started = Instant::now();
-        let outputs = self.model.run(tensor)?;
+        let outputs = self.model.run_values(input.tensor())?;
         self.times = StageTimes {
             preprocess: input.preprocess,
             inference: started.elapsed(),
@@ -298,7 +291,7 @@ impl Network {
 }
 
 /// A per-pixel value map at the input image's size: person probability in `0.0..=1.0`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Mask {
     width: u32,
     height: u32,
@@ -315,6 +308,18 @@ impl Mask {
             height,
             values,
         }
+    }
+
+    /// Becomes `values` (`width × height`), in the buffer it has when that is large enough.
+    ///
+    /// # Panics
+    /// If `values` is not `width × height` long.
+    pub fn set(&mut self, width: u32, height: u32, values: &[f32]) {
+        assert_eq!(values.len(), width as usize * height as usize, "mask size");
+        self.width = width;
+        self.height = height;
+        self.values.clear();
+        self.values.extend_from_slice(values);
     }
 
     /// Becomes `map` (`width × height` of `map_size`) resized to `size` with
@@ -349,6 +354,10 @@ impl Mask {
     /// Row-major probabilities, `width × height`.
     pub fn probabilities(&self) -> &[f32] {
         &self.values
+    }
+
+    pub fn probabilities_mut(&mut self) -> &mut [f32] {
+        &mut self.values
     }
 
     /// Probability at pixel `(x, y)`.
