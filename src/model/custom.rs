@@ -165,6 +165,30 @@ macro_rules! eval_op {
 }
 pub(crate) use eval_op;
 
+/// `shape`, once the residual input of an op that fuses one (`fused`) is checked to have it.
+pub fn with_residual(
+    inputs: &[TValue],
+    fused: bool,
+    shape: TVec<usize>,
+) -> TractResult<TVec<usize>> {
+    if fused {
+        ensure!(
+            inputs.get(1).is_some_and(|r| r.shape() == &*shape),
+            "residual input of shape {shape:?} expected"
+        );
+    }
+    Ok(shape)
+}
+
+/// The residual input of an op that fuses one (`fused`).
+pub fn residual(inputs: &[TValue], fused: bool) -> TractResult<Option<&[f32]>> {
+    if fused {
+        f32s(&inputs[1]).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// The values of a plain f32 tensor.
 pub fn f32s(tensor: &Tensor) -> TractResult<&[f32]> {
     tensor.try_as_plain_ram()?.as_slice::<f32>()

@@ -251,30 +251,14 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
 mod tests {
     use super::*;
     use crate::model::ModelKind;
-    use crate::model::kernel::testing::{random, values};
+    use crate::model::kernel::testing::{decluttered, random, run, values};
 
     /// The selfie model's last layers, decluttered by tract, before and after the rewrite.
     #[test]
     fn the_selfie_heads_match_tract() {
         for kind in [ModelKind::SelfieLandscape, ModelKind::SelfieGeneral] {
-            let mut model = tract_onnx::onnx()
-                .model_for_read(&mut kind.embedded().unwrap())
-                .unwrap()
-                .with_input_fact(0, f32::fact(kind.input_shape()).into())
-                .unwrap()
-                .into_typed()
-                .unwrap();
-            crate::model::declutter_keeping_layout(&mut model).unwrap();
+            let mut model = decluttered(kind, true);
             let input = random(&kind.input_shape(), 7);
-            let run = |model: TypedModel| {
-                model
-                    .into_runnable()
-                    .unwrap()
-                    .run(tvec!(input.clone().into_tvalue()))
-                    .unwrap()[0]
-                    .clone()
-                    .into_tensor()
-            };
             let sigmoids = |model: &TypedModel| {
                 let is_sigmoid = |n: &TypedNode| {
                     n.op_as::<ElementWiseOp>()
@@ -282,12 +266,12 @@ mod tests {
                 };
                 model.nodes().iter().filter(|n| is_sigmoid(n)).count()
             };
-            let expected = run(model.clone());
+            let expected = run(model.clone(), &input);
             let before = sigmoids(&model);
             assert_eq!(rewrite(&mut model).unwrap(), 1, "{kind}");
             assert!(model.nodes().iter().all(|n| n.op_as::<Deconv>().is_none()));
             assert_eq!(sigmoids(&model), before - 1, "{kind}: the sigmoid is fused");
-            let got = run(model);
+            let got = run(model, &input);
             for (a, b) in values(&got).iter().zip(values(&expected)) {
                 assert!((a - b).abs() < 1e-5, "{kind}: {a} vs {b}");
             }

@@ -358,7 +358,35 @@ pub(crate) use dispatch;
 /// Inputs and outputs of the kernels' tests against tract's reference ops.
 #[cfg(test)]
 pub(crate) mod testing {
-    use tract_onnx::prelude::Tensor;
+    use tract_onnx::prelude::*;
+
+    use crate::model::ModelKind;
+
+    /// An embedded model decluttered as tract does by default, or keeping the NCHW layout as
+    /// `optimise` does: what the rewrites are tested on.
+    pub fn decluttered(kind: ModelKind, keep_layout: bool) -> TypedModel {
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut kind.embedded().unwrap())
+            .unwrap()
+            .with_input_fact(0, f32::fact(kind.input_shape()).into())
+            .unwrap()
+            .into_typed()
+            .unwrap();
+        if keep_layout {
+            crate::model::declutter_keeping_layout(&mut model).unwrap();
+        } else {
+            model.declutter().unwrap();
+        }
+        model
+    }
+
+    /// The first output of `model` on `input`.
+    pub fn run(model: TypedModel, input: &Tensor) -> Tensor {
+        let plan = model.into_runnable().unwrap();
+        plan.run(tvec!(input.clone().into_tvalue())).unwrap()[0]
+            .clone()
+            .into_tensor()
+    }
 
     pub fn values(t: &Tensor) -> &[f32] {
         t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap()

@@ -24,7 +24,9 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::{Add, Max};
 use tract_onnx::tract_core::ops::nn::HardSwish;
 
-use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches};
+use super::custom::{
+    Replacement, WriteOutput, eval_op, f32s, replace_matches, residual, with_residual,
+};
 use super::kernel::{Activation, Simd, dispatch};
 
 /// Output channels per block.
@@ -110,10 +112,7 @@ impl WriteOutput for Pointwise {
         if self.batch {
             shape.insert(0, 1);
         }
-        if self.residual {
-            ensure!(inputs.get(1).is_some_and(|r| r.shape() == &*shape));
-        }
-        Ok(shape)
+        with_residual(inputs, self.residual, shape)
     }
 
     fn write(
@@ -131,11 +130,7 @@ impl WriteOutput for Pointwise {
             f32s(&self.packed)?,
             f32s(&self.bias)?,
             self.activation,
-            if self.residual {
-                Some(f32s(&inputs[1])?)
-            } else {
-                None
-            },
+            residual(inputs, self.residual)?,
             scratch,
             output,
         );

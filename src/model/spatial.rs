@@ -22,7 +22,9 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches};
+use super::custom::{
+    Replacement, WriteOutput, eval_op, f32s, replace_matches, residual, with_residual,
+};
 use super::kernel::{Activation, Simd, dispatch};
 use super::pointwise::{fused_activation, fused_residual};
 
@@ -99,10 +101,7 @@ impl WriteOutput for SpatialConv {
         shape[rank - 3] = self.geometry.out_channels;
         shape[rank - 2] = self.output_size.0;
         shape[rank - 1] = self.output_size.1;
-        if self.residual {
-            ensure!(inputs.get(1).is_some_and(|r| r.shape() == &*shape));
-        }
-        Ok(shape)
+        with_residual(inputs, self.residual, shape)
     }
 
     fn write(
@@ -121,11 +120,7 @@ impl WriteOutput for SpatialConv {
             f32s(&self.kernel)?,
             f32s(&self.bias)?,
             self.activation,
-            if self.residual {
-                Some(f32s(&inputs[1])?)
-            } else {
-                None
-            },
+            residual(inputs, self.residual)?,
             scratch,
             output,
         );

@@ -469,30 +469,7 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
 mod tests {
     use super::*;
     use crate::model::ModelKind;
-
-    /// Decluttered as tract does by default, or keeping the NCHW layout as `optimise` does.
-    fn decluttered(kind: ModelKind, keep_layout: bool) -> TypedModel {
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut kind.embedded().unwrap())
-            .unwrap()
-            .with_input_fact(0, f32::fact(kind.input_shape()).into())
-            .unwrap()
-            .into_typed()
-            .unwrap();
-        if keep_layout {
-            crate::model::declutter_keeping_layout(&mut model).unwrap();
-        } else {
-            model.declutter().unwrap();
-        }
-        model
-    }
-
-    fn run(model: TypedModel, input: &Tensor) -> Tensor {
-        let plan = model.into_runnable().unwrap();
-        plan.run(tvec!(input.clone().into_tvalue())).unwrap()[0]
-            .clone()
-            .into_tensor()
-    }
+    use crate::model::kernel::testing::{decluttered, run};
 
     #[test]
     fn channel_sums_match_a_sum_in_f64_on_every_build() {

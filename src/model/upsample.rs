@@ -265,15 +265,7 @@ mod tests {
             crate::model::ModelKind::SelfieLandscape,
             crate::model::ModelKind::SelfieGeneral,
         ] {
-            let mut model = tract_onnx::onnx()
-                .model_for_read(&mut kind.embedded().unwrap())
-                .unwrap()
-                .with_input_fact(0, f32::fact(kind.input_shape()).into())
-                .unwrap()
-                .into_typed()
-                .unwrap()
-                .into_decluttered()
-                .unwrap();
+            let mut model = crate::model::kernel::testing::decluttered(kind, false);
             assert_eq!(rewrite(&mut model).unwrap(), 3, "{kind}");
             assert!(!model.nodes().iter().any(|n| n.op_is::<Resize>()), "{kind}");
         }
