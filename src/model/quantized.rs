@@ -43,6 +43,9 @@ use std::arch::x86_64::*;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
+use super::custom::{
+    Replacement, WriteOutput, eval_op, f32s, replace_matches, residual, with_residual,
+};
 #[cfg(target_arch = "x86_64")]
 use super::kernel::Avx2;
 #[cfg(target_arch = "aarch64")]
@@ -187,32 +190,32 @@ impl Op for QuantizedPointwise {
     op_as_typed_op!();
 }
 
-impl EvalOp for QuantizedPointwise {
-    op_out_of_plan!();
+eval_op!(QuantizedPointwise);
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+impl WriteOutput for QuantizedPointwise {
+    fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
         let input = &inputs[0];
         let rank = input.rank();
         ensure!(rank >= 3 && input.shape()[rank - 3] == self.in_channels);
-        let (h, w) = (input.shape()[rank - 2], input.shape()[rank - 1]);
-        let shape = [1, self.out_channels, h, w];
-        let shape = if self.batch { &shape[..] } else { &shape[1..] };
-        // SAFETY: the kernel writes every value.
-        let mut output = unsafe { Tensor::uninitialized::<f32>(shape)? };
-        let residual = match inputs.get(1) {
-            Some(r) if self.residual => {
-                ensure!(r.shape() == output.shape());
-                Some(r.try_as_plain_ram()?.as_slice::<f32>()?)
-            }
-            _ => None,
-        };
-        let (src, scales, bias) = (
-            input.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.scales.try_as_plain_ram()?.as_slice::<f32>()?,
-            self.bias.try_as_plain_ram()?.as_slice::<f32>()?,
-        );
-        let mut plain = output.try_as_plain_ram_mut()?;
-        let dst = plain.as_slice_mut::<f32>()?;
+        let mut shape: TVec<usize> = input.shape()[rank - 3..].into();
+        shape[0] = self.out_channels;
+        if self.batch {
+            shape.insert(0, 1);
+        }
+        with_residual(inputs, self.residual, shape)
+    }
+
+    fn write(
+        &self,
+        inputs: &[TValue],
+        output: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> TractResult<()> {
+        let input = &inputs[0];
+        let rank = input.rank();
+        let n = input.shape()[rank - 2] * input.shape()[rank - 1];
+        let (src, scales, bias) = (f32s(input)?, f32s(&self.scales)?, f32s(&self.bias)?);
+        let residual = residual(inputs, self.residual)?;
         match &self.quads {
             #[cfg(target_arch = "aarch64")]
             Some((quads, sums)) if dot_product() => {
@@ -222,27 +225,29 @@ impl EvalOp for QuantizedPointwise {
                 unsafe {
                     dot::pointwise(
                         self.in_channels,
-                        h * w,
+                        n,
                         (src, quads, sums, scales, bias),
                         self.activation,
                         residual,
-                        dst,
+                        scratch,
+                        output,
                     )
                 }
             }
             _ => quantized_pointwise(
                 self.in_channels,
-                h * w,
+                n,
                 src,
                 self.packed.try_as_plain_ram()?.as_slice::<i16>()?,
                 scales,
                 bias,
                 self.activation,
                 residual,
-                dst,
+                scratch,
+                output,
             ),
         }
-        Ok(tvec!(output.into_tvalue()))
+        Ok(())
     }
 }
 
@@ -268,30 +273,43 @@ impl TypedOp for QuantizedPointwise {
 /// Replaces every [`Pointwise`] node with its [`QuantizedPointwise`]. Returns how many were
 /// replaced.
 pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
+    replace_matches(model, |model, id| {
         let node = model.node(id);
         let Some(op) = node.op_as::<Pointwise>() else {
-            continue;
+            return Ok(None);
         };
         let op = QuantizedPointwise::from_pointwise(op)
             .with_context(|| format!("quantizing {}", node.name))?;
-        let mut patch = TypedModelPatch::default();
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|i| patch.tap_model(model, *i))
-            .collect::<TractResult<TVec<_>>>()?;
-        let out = patch.wire_node(&node.name, op, &inputs)?;
-        patch.shunt_outside(model, OutletId::new(id, 0), out[0])?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    if replaced > 0 {
-        model.compact()?;
-    }
-    Ok(replaced)
+        let inputs = node.inputs.iter().copied().collect();
+        Ok(Some(Replacement {
+            op,
+            inputs,
+            last: id,
+        }))
+    })
 }
+
+/// `scratch` (kept between runs) as a panel of `len` levels followed by `staged` f32 values.
+fn split_scratch<T: Level>(
+    scratch: &mut Vec<f32>,
+    len: usize,
+    staged: usize,
+) -> (&mut [T], &mut [f32]) {
+    let words = (len * size_of::<T>()).div_ceil(size_of::<f32>());
+    scratch.clear();
+    scratch.resize(words + staged, 0.0);
+    let (panel, staged) = scratch.split_at_mut(words);
+    // SAFETY: a `Level` is a plain integer (any bits are a value) whose alignment divides f32's,
+    // so the f32 slice is a whole slice of them.
+    let (head, panel, _) = unsafe { panel.align_to_mut::<T>() };
+    assert!(head.is_empty());
+    (&mut panel[..len], staged)
+}
+
+/// The integer types a panel holds: i16 (pairs), i8 (quads).
+trait Level: Copy {}
+impl Level for i16 {}
+impl Level for i8 {}
 
 /// Whether this CPU has dot product instructions our kernels use: aarch64's `sdot` (Armv8.2
 /// `dotprod`: the Pi 5's Cortex-A76, not the Pi 4's A72). x86's VNNI is not used yet.
@@ -559,6 +577,7 @@ dispatch! {
         bias: &[f32],
         activation: Activation,
         residual: Option<&[f32]>,
+        scratch: &mut Vec<f32>,
         dst: &mut [f32],
     )
 }
@@ -575,6 +594,7 @@ fn quantized_generic<S: Int8Simd>(
     bias: &[f32],
     activation: Activation,
     residual: Option<&[f32]>,
+    scratch: &mut Vec<f32>,
     dst: &mut [f32],
 ) {
     let out_channels = dst.len() / n;
@@ -590,11 +610,11 @@ fn quantized_generic<S: Int8Simd>(
     // in L1, copied contiguous and zero-padded to whole tiles, every output channel of a strip
     // before the next.
     let strip = (PANEL_VALUES / (2 * pairs)).div_ceil(width).max(1) * width;
-    let (mut panel, mut staged) = (vec![0i16; pairs * strip * 2], vec![0f32; ROWS * width]);
+    let (panel, staged) = split_scratch::<i16>(scratch, pairs * strip * 2, ROWS * width);
     for s0 in (0..n).step_by(strip) {
         let len = strip.min(n - s0);
         let stride = len.div_ceil(width) * width;
-        quantize_strip(s, src, (n, s0, len, stride), q, &mut panel);
+        quantize_strip(s, src, (n, s0, len, stride), q, panel);
         for (block, weights) in packed.chunks_exact(pairs * ROWS * 2).enumerate() {
             for t0 in (0..len).step_by(width) {
                 let mut acc = [[s.zero(); COLUMNS]; ROWS];
@@ -620,7 +640,7 @@ fn quantized_generic<S: Int8Simd>(
                 });
                 let (rows, cols) = (ROWS.min(out_channels - block * ROWS), width.min(len - t0));
                 let at = (block * ROWS, s0 + t0);
-                store_tile(s, &tile, at, (rows, cols), n, residual, &mut staged, dst);
+                store_tile(s, &tile, at, (rows, cols), n, residual, staged, dst);
             }
         }
     }
@@ -768,7 +788,10 @@ mod dot {
     use std::arch::aarch64::*;
     use std::arch::asm;
 
-    use super::{Activation, MAX_LANES, PANEL_VALUES, Quantization, ROWS, Simd, range, store_tile};
+    use super::{
+        Activation, MAX_LANES, PANEL_VALUES, Quantization, ROWS, Simd, range, split_scratch,
+        store_tile,
+    };
     use crate::model::kernel::Neon;
 
     /// Pixels per tile: four vectors of four.
@@ -806,6 +829,7 @@ mod dot {
         (src, quads, sums, scales, bias): (&[f32], &[i8], &[i32], &[f32], &[f32]),
         activation: Activation,
         residual: Option<&[f32]>,
+        scratch: &mut Vec<f32>,
         dst: &mut [f32],
     ) {
         let s = Neon;
@@ -819,11 +843,11 @@ mod dot {
         let q = Quantization::of_range(min, max);
         // A panel of as many bytes as the other builds' (i16) panel.
         let strip = (2 * PANEL_VALUES / (4 * k4)).div_ceil(WIDTH).max(1) * WIDTH;
-        let (mut panel, mut staged) = (vec![0i8; k4 * strip * 4], vec![0f32; ROWS * WIDTH]);
+        let (panel, staged) = split_scratch::<i8>(scratch, k4 * strip * 4, ROWS * WIDTH);
         for s0 in (0..n).step_by(strip) {
             let len = strip.min(n - s0);
             let stride = len.div_ceil(WIDTH) * WIDTH;
-            quantize_quads(src, (n, s0, len, stride), q, &mut panel);
+            quantize_quads(src, (n, s0, len, stride), q, panel);
             for (block, weights) in quads.chunks_exact(k4 * ROWS * 4).enumerate() {
                 for t0 in (0..len).step_by(WIDTH) {
                     // SAFETY (loads): quad row `j` of the panel (`k4` rows of `4·stride`,
@@ -853,7 +877,7 @@ mod dot {
                     });
                     let (rows, cols) = (ROWS.min(out_channels - block * ROWS), WIDTH.min(len - t0));
                     let at = (block * ROWS, s0 + t0);
-                    store_tile(s, &tile, at, (rows, cols), n, residual, &mut staged, dst);
+                    store_tile(s, &tile, at, (rows, cols), n, residual, staged, dst);
                 }
             }
         }
@@ -912,8 +936,18 @@ mod tests {
     use crate::model::kernel::testing::{random, values};
     use proptest::prelude::*;
 
-    type Kernel =
-        fn(usize, usize, &[f32], &[i16], &[f32], &[f32], Activation, Option<&[f32]>, &mut [f32]);
+    type Kernel = fn(
+        usize,
+        usize,
+        &[f32],
+        &[i16],
+        &[f32],
+        &[f32],
+        Activation,
+        Option<&[f32]>,
+        &mut Vec<f32>,
+        &mut [f32],
+    );
 
     const ACTIVATIONS: [Activation; 3] = [
         Activation::Identity,
@@ -1082,7 +1116,7 @@ mod tests {
                 let mut out = vec![0f32; o * n];
                 f(i, n, values(&src), op.packed.try_as_plain_ram().unwrap().as_slice::<i16>().unwrap(),
                   values(&op.scales), values(&op.bias), op.activation,
-                  residual.then(|| values(&res)), &mut out);
+                  residual.then(|| values(&res)), &mut Vec::new(), &mut out);
                 out
             };
             let (a, b) = (go(quantized_pointwise), go(quantized_pointwise_portable));
@@ -1111,7 +1145,8 @@ mod tests {
             let mut expected = vec![0f32; o * n];
             quantized_pointwise_portable(
                 i, n, values(&src), op.packed.try_as_plain_ram().unwrap().as_slice::<i16>().unwrap(),
-                values(&op.scales), values(&op.bias), op.activation, residual, &mut expected,
+                values(&op.scales), values(&op.bias), op.activation, residual, &mut Vec::new(),
+                &mut expected,
             );
             let mut got = vec![0f32; o * n];
             let quads = quads.try_as_plain_ram().unwrap().as_slice::<i8>().unwrap();
@@ -1119,7 +1154,7 @@ mod tests {
             // SAFETY: quads are made only when the CPU has `dotprod`.
             unsafe {
                 dot::pointwise(i, n, (values(&src), quads, sums, values(&op.scales), values(&op.bias)),
-                    op.activation, residual, &mut got);
+                    op.activation, residual, &mut Vec::new(), &mut got);
             }
             for (x, y) in got.iter().zip(&expected) {
                 prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
