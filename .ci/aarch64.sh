@@ -25,6 +25,8 @@ start=$SECONDS
 # `cargo build --release` would compile tract again, as the dev-dependencies change the features
 # of some of its dependencies.
 QEMU_CPU=cortex-a72 cargo test --locked --release --target "$target" --lib --test segment_parity
+# The int8 kernels' sdot path runs only where the CPU has dotprod: again as a Pi 5 (same build).
+QEMU_CPU=cortex-a76 cargo test --locked --release --target "$target" --lib quantized
 arm_bin=$target_dir/$target/release/bodyzone
 echo "== aarch64 release build and tests in $((SECONDS - start)) s: $arm_bin, $(stat -c %s "$arm_bin") bytes"
 

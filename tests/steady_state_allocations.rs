@@ -58,8 +58,11 @@ fn frame(len: usize, i: usize) -> Vec<f32> {
 
 #[test]
 fn selfie_inference_allocates_nothing_once_warm() {
-    for kind in [ModelKind::SelfieLandscape, ModelKind::SelfieGeneral] {
-        let mut model = Model::load(kind, Precision::F32, None).unwrap();
+    let cases = [ModelKind::SelfieLandscape, ModelKind::SelfieGeneral]
+        .into_iter()
+        .flat_map(|kind| [(kind, Precision::F32), (kind, Precision::Int8)]);
+    for (kind, precision) in cases {
+        let mut model = Model::load(kind, precision, None).unwrap();
         let len = kind.input_shape().iter().product();
         let frames: Vec<Vec<f32>> = (0..4).map(|i| frame(len, i)).collect();
         for values in &frames[..2] {
@@ -73,8 +76,11 @@ fn selfie_inference_allocates_nothing_once_warm() {
                 let mask = mask.as_slice::<f32>().unwrap();
                 mean = mask.iter().sum::<f32>() / mask.len() as f32;
             });
-            assert_eq!(n, 0, "{kind}: allocations in a warm inference");
-            assert!((0.0..=1.0).contains(&mean), "{kind}: mask mean {mean}");
+            assert_eq!(n, 0, "{kind} {precision}: allocations in a warm inference");
+            assert!(
+                (0.0..=1.0).contains(&mean),
+                "{kind} {precision}: mask mean {mean}"
+            );
         }
     }
 }
