@@ -611,8 +611,9 @@ fn resize_rows(
 
 /// Runs `f` compiled for AVX2 when the CPU has it: the loops of this module that the
 /// compiler vectorises (rounding, the blends of interpolated rows) then run 8 lanes wide
-/// instead of the x86-64 baseline's 4 (a quarter less time per frame for both the tensor and
-/// the mask). The same source and no fused multiply-adds, so the same bits either way.
+/// instead of the x86-64 baseline's 4 (12% less time for the 256×144 tensor of a 1280×720
+/// frame, 16% for its mask, with both in the cache). The same source and no fused
+/// multiply-adds, so the same bits either way.
 /// Elsewhere `f` as it is: NEON is aarch64's baseline.
 #[inline(always)]
 fn wide<T>(f: impl FnOnce() -> T) -> T {
