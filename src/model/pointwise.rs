@@ -82,19 +82,69 @@ impl Pointwise {
     }
 }
 
+/// `Op::info` of a 1×1 convolution, ours or its int8 twin (`kind`, e.g. ` int8`).
+pub(super) fn describe(
+    (in_channels, out_channels): (usize, usize),
+    kind: &str,
+    activation: Activation,
+    residual: bool,
+) -> Vec<String> {
+    vec![format!(
+        "{in_channels}→{out_channels}{kind} {activation:?}{}",
+        if residual { " +residual" } else { "" }
+    )]
+}
+
+/// The output shape of a 1×1 convolution on `inputs` (the residual input checked).
+pub(super) fn shape_for(
+    inputs: &[TValue],
+    (in_channels, out_channels): (usize, usize),
+    batch: bool,
+    residual: bool,
+) -> TractResult<TVec<usize>> {
+    let input = &inputs[0];
+    let rank = input.rank();
+    ensure!(rank >= 3 && input.shape()[rank - 3] == in_channels);
+    let mut shape: TVec<usize> = input.shape()[rank - 3..].into();
+    shape[0] = out_channels;
+    if batch {
+        shape.insert(0, 1);
+    }
+    with_residual(inputs, residual, shape)
+}
+
+/// `TypedOp::output_facts` of a 1×1 convolution.
+pub(super) fn facts_for(
+    inputs: &[&TypedFact],
+    out_channels: usize,
+    batch: bool,
+) -> TractResult<TVec<TypedFact>> {
+    let input = inputs[0];
+    ensure!(input.datum_type == f32::datum_type() && input.rank() >= 3);
+    let rank = input.rank();
+    let mut shape = tvec![
+        out_channels.to_dim(),
+        input.shape[rank - 2].clone(),
+        input.shape[rank - 1].clone()
+    ];
+    if batch {
+        shape.insert(0, 1.to_dim());
+    }
+    Ok(tvec!(f32::fact(shape)))
+}
+
 impl Op for Pointwise {
     fn name(&self) -> StaticName {
         "Pointwise".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
-            "{}→{} {:?}{}",
-            self.in_channels,
-            self.out_channels,
+        Ok(describe(
+            (self.in_channels, self.out_channels),
+            "",
             self.activation,
-            if self.residual { " +residual" } else { "" }
-        )])
+            self.residual,
+        ))
     }
 
     op_as_typed_op!();
@@ -104,15 +154,12 @@ eval_op!(Pointwise);
 
 impl WriteOutput for Pointwise {
     fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
-        let input = &inputs[0];
-        let rank = input.rank();
-        ensure!(rank >= 3 && input.shape()[rank - 3] == self.in_channels);
-        let mut shape: TVec<usize> = input.shape()[rank - 3..].into();
-        shape[0] = self.out_channels;
-        if self.batch {
-            shape.insert(0, 1);
-        }
-        with_residual(inputs, self.residual, shape)
+        shape_for(
+            inputs,
+            (self.in_channels, self.out_channels),
+            self.batch,
+            self.residual,
+        )
     }
 
     fn write(
@@ -140,18 +187,7 @@ impl WriteOutput for Pointwise {
 
 impl TypedOp for Pointwise {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs[0];
-        ensure!(input.datum_type == f32::datum_type() && input.rank() >= 3);
-        let rank = input.rank();
-        let mut shape = tvec![
-            self.out_channels.to_dim(),
-            input.shape[rank - 2].clone(),
-            input.shape[rank - 1].clone()
-        ];
-        if self.batch {
-            shape.insert(0, 1.to_dim());
-        }
-        Ok(tvec!(f32::fact(shape)))
+        facts_for(inputs, self.out_channels, self.batch)
     }
 
     as_op!();

@@ -43,15 +43,13 @@ use std::arch::x86_64::*;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
-use super::custom::{
-    Replacement, WriteOutput, eval_op, f32s, replace_matches, residual, with_residual,
-};
+use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches, residual};
 #[cfg(target_arch = "x86_64")]
 use super::kernel::Avx2;
 #[cfg(target_arch = "aarch64")]
 use super::kernel::Neon;
 use super::kernel::{Activation, Portable, Simd, dispatch};
-use super::pointwise::Pointwise;
+use super::pointwise::{Pointwise, describe, facts_for, shape_for};
 
 /// Output channels per block.
 const ROWS: usize = 4;
@@ -178,13 +176,12 @@ impl Op for QuantizedPointwise {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
-            "{}→{} int8 {:?}{}",
-            self.in_channels,
-            self.out_channels,
+        Ok(describe(
+            (self.in_channels, self.out_channels),
+            " int8",
             self.activation,
-            if self.residual { " +residual" } else { "" }
-        )])
+            self.residual,
+        ))
     }
 
     op_as_typed_op!();
@@ -194,15 +191,12 @@ eval_op!(QuantizedPointwise);
 
 impl WriteOutput for QuantizedPointwise {
     fn output_shape(&self, inputs: &[TValue]) -> TractResult<TVec<usize>> {
-        let input = &inputs[0];
-        let rank = input.rank();
-        ensure!(rank >= 3 && input.shape()[rank - 3] == self.in_channels);
-        let mut shape: TVec<usize> = input.shape()[rank - 3..].into();
-        shape[0] = self.out_channels;
-        if self.batch {
-            shape.insert(0, 1);
-        }
-        with_residual(inputs, self.residual, shape)
+        shape_for(
+            inputs,
+            (self.in_channels, self.out_channels),
+            self.batch,
+            self.residual,
+        )
     }
 
     fn write(
@@ -253,18 +247,7 @@ impl WriteOutput for QuantizedPointwise {
 
 impl TypedOp for QuantizedPointwise {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs[0];
-        ensure!(input.datum_type == f32::datum_type() && input.rank() >= 3);
-        let rank = input.rank();
-        let mut shape = tvec![
-            self.out_channels.to_dim(),
-            input.shape[rank - 2].clone(),
-            input.shape[rank - 1].clone()
-        ];
-        if self.batch {
-            shape.insert(0, 1.to_dim());
-        }
-        Ok(tvec!(f32::fact(shape)))
+        facts_for(inputs, self.out_channels, self.batch)
     }
 
     as_op!();
