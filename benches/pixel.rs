@@ -41,14 +41,19 @@ fn buffer(format: PixelFormat, picture: &RgbImage) -> Vec<u8> {
     picture.as_raw().iter().copied().cycle().take(len).collect()
 }
 
-fn preprocess(c: &mut Criterion) {
-    let to_tensor = ImageToTensor {
+/// The landscape segmenter's sampling: the frame stretched to 256×144, values in [0, 1].
+fn landscape_input() -> ImageToTensor {
+    ImageToTensor {
         width: 256,
         height: 144,
         keep_aspect_ratio: false,
         range: (0.0, 1.0),
         border: BorderMode::Zero,
-    };
+    }
+}
+
+fn preprocess(c: &mut Criterion) {
+    let to_tensor = landscape_input();
     let picture = picture();
     let mut group = c.benchmark_group("preprocess 1280x720 to 256x144");
     for format in PixelFormat::SUPPORTED {
@@ -82,13 +87,7 @@ fn preprocess(c: &mut Criterion) {
 }
 
 fn stretch(c: &mut Criterion) {
-    let to_tensor = ImageToTensor {
-        width: 256,
-        height: 144,
-        keep_aspect_ratio: false,
-        range: (0.0, 1.0),
-        border: BorderMode::Zero,
-    };
+    let to_tensor = landscape_input();
     let picture = picture();
     let mut tensor = vec![0.0f32; 3 * 256 * 144];
     c.bench_function("stretch rgb8 1280x720 to 256x144", |b| {
