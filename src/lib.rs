@@ -25,6 +25,7 @@ pub mod imgproc;
 pub mod model;
 pub mod output;
 pub mod platform;
+pub mod process;
 pub mod pose;
 pub mod runner;
 pub mod segment;

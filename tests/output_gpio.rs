@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bodyzone::output::gpio::safe::{self, Shutdown};
+use bodyzone::process::{self, Shutdown};
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Happening, Level, Mode, Rule};
 use embedded_hal::digital::{ErrorType, OutputPin};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -43,7 +43,7 @@ fn wait_for(what: &str, done: impl Fn() -> bool) {
 #[test]
 fn panic_on_another_thread_drives_pins_safe() {
     let _serial = lock();
-    safe::install_panic_hook();
+    process::install_panic_hook();
     let pin = FakePin::new();
     let gpio = zone_output(Box::new(pin.clone()));
     assert_eq!(pin.level(), Some(Level::High));
@@ -56,7 +56,7 @@ fn panic_on_another_thread_drives_pins_safe() {
 #[test]
 fn unwinding_panic_drives_pins_safe() {
     let _serial = lock();
-    safe::install_panic_hook();
+    process::install_panic_hook();
     let pin = FakePin::new();
     let watched = pin.clone();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -80,7 +80,7 @@ fn first_signal_asks_second_drives_safe() {
     let seconds = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seconds);
     let shutdown = Shutdown::install_with(move |signal| {
-        safe::run_all();
+        process::run_all();
         record.lock().unwrap().push(signal);
     })
     .unwrap();

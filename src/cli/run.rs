@@ -15,7 +15,8 @@ use bodyzone::exercise::Pose;
 use bodyzone::files::AtomicFile;
 use bodyzone::output::display::{self, Display, DisplayState, ZoneState, ZoneView};
 use bodyzone::output::events::{Event, EventKind, EventSink, JsonLines, SinkError};
-use bodyzone::output::gpio::{GpioOutput, safe};
+use bodyzone::output::gpio::GpioOutput;
+use bodyzone::process;
 use bodyzone::output::notify::Notifier;
 use bodyzone::pose::Keypoint;
 use bodyzone::pose::keypoints::{NAMES, SKELETON};
@@ -92,7 +93,7 @@ pub(crate) fn execute(
     let source = source::open(spec, &opts)?;
     let progress = !source.is_live();
     // Pins first: they go to their safe level as soon as they are requested.
-    safe::install_panic_hook();
+    process::install_panic_hook();
     let mut gpio = if config.output.gpio.is_empty() {
         None
     } else {
@@ -126,7 +127,7 @@ pub(crate) fn execute(
 
     // The first SIGINT/SIGTERM stops after the current frame; a second one drives the pins
     // safe and exits at once.
-    let shutdown = safe::Shutdown::install().context("installing the SIGINT/SIGTERM handler")?;
+    let shutdown = process::Shutdown::install().context("installing the SIGINT/SIGTERM handler")?;
     let options = RunOptions {
         stop: shutdown.flag(),
         progress,

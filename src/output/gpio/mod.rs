@@ -13,8 +13,8 @@
 //! Safe state: pins are driven to their `safe` level when the output is created, when it is
 //! dropped (normal exit, unwinding panic), from [`GpioOutput::camera_lost`] until
 //! [`GpioOutput::camera_back`], and by the
-//! process-wide [`safe`] registry, which a panic hook ([`safe::install_panic_hook`]) and the
-//! second SIGINT/SIGTERM ([`safe::Shutdown`]) run.
+//! process-wide [`process`] registry, which a panic hook ([`process::install_panic_hook`]) and
+//! the second SIGINT/SIGTERM ([`process::Shutdown`]) run.
 //!
 //! ## Examples
 //!
@@ -48,12 +48,13 @@
 //! see a floating line.
 
 mod pins;
-pub mod safe;
 
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::process;
 
 pub use pins::{DynPin, FakePin, FakePinError, open};
 
@@ -250,20 +251,20 @@ pub struct GpioOutput {
     channels: Vec<Channel>,
     /// The camera is lost: every pin stays at its safe level until it is back.
     lost: bool,
-    _registration: safe::Registration,
+    _registration: process::Registration,
 }
 
 impl GpioOutput {
     /// Takes the pins (already opened, see [`open`]), drives each to its safe level and
-    /// registers them with the process-wide [`safe`] registry.
+    /// registers them with the process-wide [`process`] registry.
     pub fn new(pins: Vec<(Rule, Box<dyn DynPin>)>) -> Result<Self, Error> {
-        Self::with_registry(pins, &safe::GLOBAL)
+        Self::with_registry(pins, &process::GLOBAL)
     }
 
     /// [`GpioOutput::new`] registering with another registry (tests).
     pub fn with_registry(
         pins: Vec<(Rule, Box<dyn DynPin>)>,
-        registry: &'static safe::Registry,
+        registry: &'static process::Registry,
     ) -> Result<Self, Error> {
         let mut channels = Vec::with_capacity(pins.len());
         for (rule, pin) in pins {
@@ -284,7 +285,7 @@ impl GpioOutput {
             .collect();
         let registration = registry.register(move || {
             for (pin, level) in &safe_pins {
-                if let Some(mut pin) = safe::try_lock(pin) {
+                if let Some(mut pin) = process::try_lock(pin) {
                     let _ = pin.set(*level);
                 }
             }
@@ -461,7 +462,7 @@ mod tests {
     use super::*;
     use Level::{High, Low};
 
-    static TESTS: safe::Registry = safe::Registry::new();
+    static TESTS: process::Registry = process::Registry::new();
 
     fn output(rules: Vec<Rule>) -> (GpioOutput, Vec<FakePin>) {
         let fakes: Vec<FakePin> = rules.iter().map(|_| FakePin::new()).collect();

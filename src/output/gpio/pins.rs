@@ -130,7 +130,7 @@ impl FakePin {
 
     /// Every level driven so far, oldest first, with when.
     pub fn history(&self) -> Vec<(Instant, Level)> {
-        super::safe::try_lock(&self.log)
+        crate::process::try_lock(&self.log)
             .map(|log| log.clone())
             .unwrap_or_default()
     }

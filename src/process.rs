@@ -1,5 +1,6 @@
-//! Safe state on every way out: a process-wide registry of "safe actions" (closures that drive
-//! pins to their safe level), run by a panic hook and by the second SIGINT/SIGTERM.
+//! The process's ways out, for every part of it: the SIGINT/SIGTERM [`Shutdown`], the panic hook,
+//! and the registry of "safe actions" (closures that drive outputs such as GPIO pins to their safe
+//! level) that both run.
 //!
 //! `Drop` already covers a normal exit and an unwinding panic on the thread that owns the pins.
 //! The registry covers what `Drop` cannot: a panic on another thread while the owner is blocked,
