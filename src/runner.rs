@@ -25,7 +25,8 @@
 //!
 //! ```no_run
 //! use bodyzone::config::Config;
-//! use bodyzone::output::events::{EventSink, JsonLines};
+//! use bodyzone::exercise::events::EventSink;
+//! use bodyzone::output::events::JsonLines;
 //! use bodyzone::runner::{Pipeline, RunOptions, run};
 //! use bodyzone::source::{self, OpenOptions};
 //!
@@ -49,7 +50,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::exercise::{Body, Coach, Observation};
 use crate::model::ModelError;
-use crate::output::events::{Event, EventSink};
+use crate::exercise::events::{Event, EventSink, SinkError};
 use crate::pose::filter::smooth_segmentation;
 use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
 use crate::segment::{Mask, ModelInput, Segmenter, SegmenterConfig, SelfieModel};
@@ -70,7 +71,7 @@ pub enum RunError {
     Source(#[from] SourceError),
     /// The events could not be written (disk full, closed pipe).
     #[error("writing events: {0}")]
-    Sink(crate::output::events::SinkError),
+    Sink(SinkError),
 }
 
 /// Milliseconds spent in each stage of one frame.

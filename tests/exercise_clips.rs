@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use bodyzone::config::Config;
-use bodyzone::output::events::{Event, EventKind, EventSink, JsonLines};
+use bodyzone::exercise::events::{Event, EventKind, EventSink};
+use bodyzone::output::events::JsonLines;
 use bodyzone::runner::{Pipeline, RunOptions, run};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 

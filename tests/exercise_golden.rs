@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use bodyzone::config::Config;
 use bodyzone::exercise::{Body, ClassifierParams, Coach, Observation, Pose, RepCounter, classify};
-use bodyzone::output::events::EventKind;
+use bodyzone::exercise::events::EventKind;
 use bodyzone::zone::PresenceGate;
 use serde::Deserialize;
 
@@ -69,7 +69,7 @@ fn run_coach(
     config: &Config,
     bodies: &[Option<Body>],
     frame_ms: u64,
-) -> Vec<bodyzone::output::events::Event> {
+) -> Vec<bodyzone::exercise::events::Event> {
     let gate = PresenceGate {
         pose_enabled: true,
         min_pose_score: 0.5,
@@ -140,7 +140,7 @@ fn squat_clip_events_with_the_demo_config() {
         200,
     );
     for e in &events {
-        eprintln!("{}", serde_json::to_string(e).unwrap());
+        eprintln!("{e:?}");
     }
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds.first(), Some(&EventKind::Enter));
@@ -183,7 +183,7 @@ fn dance_clip_counts_no_reps() {
     .unwrap();
     let events = run_coach(&config, &bodies, 33);
     for e in &events {
-        eprintln!("{}", serde_json::to_string(e).unwrap());
+        eprintln!("{e:?}");
     }
     assert!(
         events.iter().any(|e| e.kind == EventKind::Enter),

@@ -4,7 +4,7 @@
 
 use bodyzone::config::Config;
 use bodyzone::exercise::{Body, ClassifierParams, Coach, Observation, Pose, classify};
-use bodyzone::output::events::{Event, EventKind};
+use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::zone::PresenceGate;
 
 type P = [f32; 3];

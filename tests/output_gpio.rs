@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bodyzone::process::{self, Shutdown};
-use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Happening, Level, Mode, Rule};
+use bodyzone::exercise::Pose;
+use bodyzone::exercise::events::{Event, EventKind};
+use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
 use embedded_hal::digital::{ErrorType, OutputPin};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::low_level::raise;
@@ -24,7 +26,7 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 fn zone_output(pin: Box<dyn DynPin>) -> GpioOutput {
     let rule = Rule::new("zone:mat".parse().unwrap(), Mode::Level);
     let mut gpio = GpioOutput::new(vec![(rule, pin)]).unwrap();
-    gpio.handle(&Happening::Enter { zone: "mat" }, Instant::now());
+    gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), Instant::now());
     gpio
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bodyzone::config::Config;
-use bodyzone::output::events::{Event, EventKind, EventSink, SinkError};
+use bodyzone::exercise::events::{Event, EventKind, EventSink, SinkError};
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
 use bodyzone::runner::{Pipeline, RunOptions, run};
 use bodyzone::source::{self, Frame, FrameSource, OpenOptions, SourceError, SourceSpec};

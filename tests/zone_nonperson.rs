@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bodyzone::config::Config;
-use bodyzone::output::events::{Event, EventKind};
+use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::runner::Pipeline;
 use image::{Rgb, RgbImage};
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bodyzone::config::{Config, DEMO_TOML};
 use bodyzone::exercise::Pose;
-use bodyzone::output::events::EventKind;
+use bodyzone::exercise::events::EventKind;
 use bodyzone::pose::keypoints::SKELETON;
 use bodyzone::runner::FrameResult;
 use bodyzone::source::SourceSpec;

@@ -1,7 +1,7 @@
 //! The decision logic of a frame: zones, poses and reps in, events out.
 
+use super::events::{Event, EventKind};
 use super::{Body, ClassifierParams, Measures, Pose, PoseFilter, RepCounter, RepRule};
-use crate::output::events::{Event, EventKind};
 use crate::segment::Mask;
 use crate::zone::{PresenceGate, Zone, ZoneChange, ZoneTracker};
 

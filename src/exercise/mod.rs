@@ -4,7 +4,7 @@
 //! [`PoseFilter`] holds a pose until a different one has been seen for a while (so one noisy
 //! frame does not flip it); [`RepCounter`] counts squats, push-ups, lunges and jumping jacks as
 //! full down-and-up cycles of one angle; [`Coach`] runs all of it per zone and turns frames into
-//! [events](crate::output::events).
+//! [events](events).
 //!
 //! # Geometry
 //!
@@ -33,6 +33,7 @@
 
 mod classify;
 mod coach;
+pub mod events;
 mod reps;
 
 pub use classify::{ClassifierParams, Measures, PoseFilter, classify};
@@ -41,8 +42,6 @@ pub use reps::{RepCounter, RepRule};
 
 use std::fmt;
 use std::str::FromStr;
-
-use serde::Serialize;
 
 /// Number of BlazePose keypoints.
 pub const NUM_KEYPOINTS: usize = 33;
@@ -63,8 +62,7 @@ pub struct Body {
 }
 
 /// A named body pose. `Standing` and `Unknown` are not exercises; the others are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pose {
     Unknown,
     Standing,

@@ -1,5 +1,4 @@
-//! Events: what happened in which zone, as JSON Lines, and the [`EventSink`] outputs subscribe
-//! through.
+//! Events as JSON Lines: the wire format of [`crate::exercise::events`].
 //!
 //! # Wire format
 //!
@@ -37,7 +36,8 @@
 //!
 //! ```
 //! use bodyzone::exercise::Pose;
-//! use bodyzone::output::events::{Event, EventKind, EventSink, JsonLines};
+//! use bodyzone::exercise::events::{Event, EventKind, EventSink};
+//! use bodyzone::output::events::JsonLines;
 //!
 //! let mut sink = JsonLines::new(Vec::new());
 //! sink.event(&Event::new(1400, 7, "mat", EventKind::Rep).with_pose(Pose::Squat).with_reps(1)).unwrap();
@@ -52,94 +52,32 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::exercise::Pose;
-use crate::output::gpio::Happening;
+use crate::exercise::events::{Event, EventSink, SinkError};
 
-/// What kind of event (the `type` field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    Enter,
-    Exit,
-    PoseStart,
-    PoseEnd,
-    Rep,
-}
-
-/// One event; serialises to one line of the wire format.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub timestamp_ms: u64,
-    pub frame: u64,
-    pub zone: String,
+/// One event as one line of the wire format.
+#[derive(Serialize)]
+struct Line<'a> {
+    timestamp_ms: u64,
+    frame: u64,
+    zone: &'a str,
     #[serde(rename = "type")]
-    pub kind: EventKind,
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pose: Option<Pose>,
+    pose: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reps: Option<u32>,
+    reps: Option<u32>,
 }
 
-impl Event {
-    pub fn new(timestamp_ms: u64, frame: u64, zone: impl Into<String>, kind: EventKind) -> Event {
-        Event {
-            timestamp_ms,
-            frame,
-            zone: zone.into(),
-            kind,
-            pose: None,
-            reps: None,
+impl<'a> From<&'a Event> for Line<'a> {
+    fn from(event: &'a Event) -> Self {
+        Line {
+            timestamp_ms: event.timestamp_ms,
+            frame: event.frame,
+            zone: &event.zone,
+            kind: event.kind.name(),
+            pose: event.pose.map(Pose::name),
+            reps: event.reps,
         }
-    }
-
-    pub fn with_pose(mut self, pose: Pose) -> Event {
-        self.pose = Some(pose);
-        self
-    }
-
-    pub fn with_reps(mut self, reps: u32) -> Event {
-        self.reps = Some(reps);
-        self
-    }
-
-    /// The event as the GPIO output takes it.
-    pub fn happening(&self) -> Happening<'_> {
-        let zone = self.zone.as_str();
-        let pose = self.pose.map_or("", Pose::name);
-        match self.kind {
-            EventKind::Enter => Happening::Enter { zone },
-            EventKind::Exit => Happening::Exit { zone },
-            EventKind::PoseStart => Happening::PoseStart { zone, pose },
-            EventKind::PoseEnd => Happening::PoseEnd { zone, pose },
-            EventKind::Rep => Happening::Rep { zone, pose },
-        }
-    }
-}
-
-/// The error an output reports; the run loop logs it and carries on (an output failing never
-/// stops detection).
-pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Anything that acts on events: the JSON-lines writer, GPIO pins, displays.
-pub trait EventSink {
-    /// One event, in order.
-    fn event(&mut self, event: &Event) -> Result<(), SinkError>;
-
-    /// Called once per frame after its events, with the frame's timestamp: for outputs that
-    /// act over time (a pulse ending, a display refresh).
-    fn tick(&mut self, _timestamp_ms: u64) -> Result<(), SinkError> {
-        Ok(())
-    }
-
-    /// The source has no picture (a camera reconnecting); called once per loss, after the
-    /// `exit` events of every occupied zone. Outputs go to their safe state and stay there, whatever ticks
-    /// come meanwhile, until [`EventSink::source_back`].
-    fn source_lost(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-
-    /// Frames flow again after [`EventSink::source_lost`]; called before the first one's events.
-    fn source_back(&mut self) -> Result<(), SinkError> {
-        Ok(())
     }
 }
 
@@ -161,7 +99,7 @@ impl<W: Write> JsonLines<W> {
     /// Writes one event; an I/O error (a closed pipe) is returned as such so the caller can tell
     /// a broken pipe from other failures.
     pub fn write(&mut self, event: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
+        serde_json::to_writer(&mut self.out, &Line::from(event))?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
@@ -176,6 +114,7 @@ impl<W: Write> EventSink for JsonLines<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exercise::events::EventKind;
 
     /// The wire format, pinned: one golden line per type.
     #[test]
@@ -201,17 +140,5 @@ mod tests {
 {"timestamp_ms":9000,"frame":45,"zone":"door-2","type":"exit"}
 "#;
         assert_eq!(text, golden);
-    }
-
-    #[test]
-    fn happening_carries_zone_and_pose() {
-        let e = Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat);
-        assert_eq!(
-            e.happening(),
-            Happening::PoseStart {
-                zone: "mat",
-                pose: "squat"
-            }
-        );
     }
 }

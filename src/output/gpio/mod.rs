@@ -7,7 +7,7 @@
 //! it fires), whether the wire is `active_low`, and the `safe` level the wire goes to on every
 //! way out.
 //!
-//! [`GpioOutput`] owns the pins. The run loop feeds it each event ([`Happening`]) and calls
+//! [`GpioOutput`] owns the pins. The run loop feeds it each [`Event`] and calls
 //! [`GpioOutput::tick`] every frame; pulses end in `tick`, so nothing here sleeps.
 //!
 //! Safe state: pins are driven to their `safe` level when the output is created, when it is
@@ -20,13 +20,15 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use bodyzone::output::gpio::{FakePin, GpioOutput, Happening, Level, Mode, Rule};
+//! use bodyzone::exercise::Pose;
+//! use bodyzone::exercise::events::{Event, EventKind};
+//! use bodyzone::output::gpio::{FakePin, GpioOutput, Level, Mode, Rule};
 //!
 //! let pin = FakePin::new();
 //! let rule = Rule::new("rep@mat".parse().unwrap(), Mode::Pulse(Duration::from_millis(200)));
 //! let mut gpio = GpioOutput::new(vec![(rule, Box::new(pin.clone()))]).unwrap();
 //! let t0 = Instant::now();
-//! gpio.handle(&Happening::Rep { zone: "mat", pose: "squat" }, t0);
+//! gpio.handle(&Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat), t0);
 //! gpio.tick(t0 + Duration::from_millis(250));
 //! assert_eq!(pin.levels(), [Level::Low, Level::High, Level::Low]);
 //! ```
@@ -54,6 +56,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::exercise::Pose;
+use crate::exercise::events::{Event, EventKind, EventSink, SinkError};
 use crate::process;
 
 pub use pins::{DynPin, FakePin, FakePinError, open};
@@ -135,6 +139,15 @@ impl FromStr for Trigger {
     }
 }
 
+impl Trigger {
+    /// The zone whose events drive it.
+    pub fn zone(&self) -> &str {
+        match self {
+            Trigger::Zone { zone } | Trigger::Pose { zone, .. } | Trigger::Rep { zone } => zone,
+        }
+    }
+}
+
 impl std::fmt::Display for Trigger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -198,16 +211,6 @@ impl Rule {
     pub fn safe_level(&self) -> Level {
         self.safe.unwrap_or_else(|| self.off_level())
     }
-}
-
-/// What happened, as the GPIO output needs to know it (the run loop maps its events to these).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Happening<'a> {
-    Enter { zone: &'a str },
-    Exit { zone: &'a str },
-    PoseStart { zone: &'a str, pose: &'a str },
-    PoseEnd { zone: &'a str, pose: &'a str },
-    Rep { zone: &'a str, pose: &'a str },
 }
 
 /// GPIO errors.
@@ -310,35 +313,29 @@ impl GpioOutput {
     }
 
     /// Updates the pins for one event.
-    pub fn handle(&mut self, happening: &Happening<'_>, now: Instant) {
+    pub fn handle(&mut self, event: &Event, now: Instant) {
+        let pose = event.pose.map(Pose::name);
         for channel in &mut self.channels {
-            let fired = match (&channel.rule.trigger, *happening) {
-                (Trigger::Zone { zone }, Happening::Enter { zone: z }) if zone == z => {
+            let fired = match (&channel.rule.trigger, event.kind) {
+                (trigger, _) if trigger.zone() != event.zone => false,
+                (Trigger::Zone { .. }, EventKind::Enter) => {
                     channel.holds = true;
                     true
-                }
-                (Trigger::Zone { zone }, Happening::Exit { zone: z }) if zone == z => {
-                    channel.holds = false;
-                    false
-                }
-                (Trigger::Pose { pose, zone }, Happening::PoseStart { zone: z, pose: p })
-                    if zone == z && pose == p =>
-                {
-                    channel.holds = true;
-                    true
-                }
-                (Trigger::Pose { pose, zone }, Happening::PoseEnd { zone: z, pose: p })
-                    if zone == z && pose == p =>
-                {
-                    channel.holds = false;
-                    false
                 }
                 // Leaving the zone ends the pose even if the pose_end event was never sent.
-                (Trigger::Pose { zone, .. }, Happening::Exit { zone: z }) if zone == z => {
+                (Trigger::Zone { .. } | Trigger::Pose { .. }, EventKind::Exit) => {
                     channel.holds = false;
                     false
                 }
-                (Trigger::Rep { zone }, Happening::Rep { zone: z, .. }) if zone == z => true,
+                (Trigger::Pose { pose: p, .. }, EventKind::PoseStart) if pose == Some(p) => {
+                    channel.holds = true;
+                    true
+                }
+                (Trigger::Pose { pose: p, .. }, EventKind::PoseEnd) if pose == Some(p) => {
+                    channel.holds = false;
+                    false
+                }
+                (Trigger::Rep { .. }, EventKind::Rep) => true,
                 _ => false,
             };
             if fired && let Mode::Pulse(length) = channel.rule.mode {
@@ -426,26 +423,26 @@ fn drive(channel: &mut Channel, level: Level) {
 
 /// Events arrive in event time (`timestamp_ms`) but pulses are timed on the wall clock: a pulse
 /// is for the hardware on the pin, which lives in real time even when a file is replayed fast.
-impl crate::output::events::EventSink for GpioOutput {
+impl EventSink for GpioOutput {
     fn event(
         &mut self,
-        event: &crate::output::events::Event,
-    ) -> Result<(), crate::output::events::SinkError> {
+        event: &Event,
+    ) -> Result<(), SinkError> {
         self.handle(&event.happening(), Instant::now());
         Ok(())
     }
 
-    fn tick(&mut self, _timestamp_ms: u64) -> Result<(), crate::output::events::SinkError> {
+    fn tick(&mut self, _timestamp_ms: u64) -> Result<(), SinkError> {
         GpioOutput::tick(self, Instant::now());
         Ok(())
     }
 
-    fn source_lost(&mut self) -> Result<(), crate::output::events::SinkError> {
+    fn source_lost(&mut self) -> Result<(), SinkError> {
         self.camera_lost();
         Ok(())
     }
 
-    fn source_back(&mut self) -> Result<(), crate::output::events::SinkError> {
+    fn source_back(&mut self) -> Result<(), SinkError> {
         self.camera_back();
         Ok(())
     }
@@ -514,17 +511,14 @@ mod tests {
     fn level_follows_zone_presence() {
         let (mut gpio, pins) = output(vec![rule("zone:mat", Mode::Level)]);
         let t = Instant::now();
-        gpio.handle(&Happening::Enter { zone: "door" }, t);
-        gpio.handle(&Happening::Enter { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "door", EventKind::Enter), t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t);
         assert_eq!(gpio.states(), [true]);
         gpio.handle(
-            &Happening::Rep {
-                zone: "mat",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat),
             t,
         );
-        gpio.handle(&Happening::Exit { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Exit), t);
         assert_eq!(pins[0].levels(), [Low, High, Low]);
     }
 
@@ -533,41 +527,26 @@ mod tests {
         let (mut gpio, pins) = output(vec![rule("pose:squat@mat", Mode::Level)]);
         let t = Instant::now();
         gpio.handle(
-            &Happening::PoseStart {
-                zone: "mat",
-                pose: "plank",
-            },
+            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Plank),
             t,
         );
         gpio.handle(
-            &Happening::PoseStart {
-                zone: "other",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "other", EventKind::PoseStart).with_pose(Pose::Squat),
             t,
         );
         gpio.handle(
-            &Happening::PoseStart {
-                zone: "mat",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat),
             t,
         );
         gpio.handle(
-            &Happening::PoseEnd {
-                zone: "mat",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "mat", EventKind::PoseEnd).with_pose(Pose::Squat),
             t,
         );
         gpio.handle(
-            &Happening::PoseStart {
-                zone: "mat",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat),
             t,
         );
-        gpio.handle(&Happening::Exit { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Exit), t);
         assert_eq!(pins[0].levels(), [Low, High, Low, High, Low]);
     }
 
@@ -576,19 +555,13 @@ mod tests {
         let (mut gpio, pins) = output(vec![rule("rep@mat", Mode::Pulse(MS(100)))]);
         let t = Instant::now();
         gpio.handle(
-            &Happening::Rep {
-                zone: "mat",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat),
             t,
         );
         gpio.tick(t + MS(50));
         assert_eq!(gpio.states(), [true]);
         gpio.handle(
-            &Happening::Rep {
-                zone: "mat",
-                pose: "squat",
-            },
+            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat),
             t + MS(90),
         );
         gpio.tick(t + MS(150));
@@ -601,9 +574,9 @@ mod tests {
     fn pulse_on_zone_entry_fires_on_the_edge_only() {
         let (mut gpio, pins) = output(vec![rule("zone:mat", Mode::Pulse(MS(10)))]);
         let t = Instant::now();
-        gpio.handle(&Happening::Enter { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t);
         gpio.tick(t + MS(20));
-        gpio.handle(&Happening::Exit { zone: "mat" }, t + MS(30));
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Exit), t + MS(30));
         assert_eq!(pins[0].levels(), [Low, High, Low]);
     }
 
@@ -616,7 +589,7 @@ mod tests {
         let (mut gpio, pins) = output(vec![inverted, held_high]);
         assert_eq!(pins[0].levels(), [High]);
         assert_eq!(pins[1].levels(), [High]);
-        gpio.handle(&Happening::Enter { zone: "mat" }, Instant::now());
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), Instant::now());
         assert_eq!(pins[0].level(), Some(Low));
         drop(gpio);
         assert_eq!(pins[0].levels(), [High, Low, High]);
@@ -637,7 +610,7 @@ mod tests {
     fn camera_loss_drives_safe_and_forgets_state() {
         let (mut gpio, pins) = output(vec![rule("zone:mat", Mode::Level)]);
         let t = Instant::now();
-        gpio.handle(&Happening::Enter { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t);
         gpio.camera_lost();
         gpio.tick(t);
         assert_eq!(gpio.states(), [false]);
@@ -652,21 +625,21 @@ mod tests {
         let (mut gpio, pins) = output(vec![door]);
         let t = Instant::now();
         gpio.tick(t);
-        gpio.handle(&Happening::Enter { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t);
         gpio.camera_lost();
         gpio.tick(t + MS(100));
         gpio.tick(t + MS(200));
         assert_eq!(pins[0].levels(), [High, Low, High, High]);
         gpio.camera_back();
         gpio.tick(t + MS(300));
-        gpio.handle(&Happening::Enter { zone: "mat" }, t + MS(400));
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t + MS(400));
         assert_eq!(pins[0].levels(), [High, Low, High, High, Low, High]);
     }
 
     #[test]
     fn drop_drives_safe() {
         let (mut gpio, pins) = output(vec![rule("zone:mat", Mode::Level)]);
-        gpio.handle(&Happening::Enter { zone: "mat" }, Instant::now());
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), Instant::now());
         drop(gpio);
         assert_eq!(pins[0].level(), Some(Low));
     }
@@ -676,7 +649,7 @@ mod tests {
         let (mut gpio, pins) = output(vec![rule("zone:mat", Mode::Level)]);
         let t = Instant::now();
         pins[0].fail(true);
-        gpio.handle(&Happening::Enter { zone: "mat" }, t);
+        gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t);
         assert_eq!(gpio.states(), [false]);
         pins[0].fail(false);
         gpio.tick(t);
