@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 use bodyzone::imgproc::{BorderMode, ImageToTensor, RotatedRect};
-use bodyzone::source::{Converter, PixelFormat, RawImage, YuvMode};
+use bodyzone::frame::{Converter, PixelFormat, RawImage, YuvMode};
 use image::RgbImage;
 
 const W: u32 = 1280;

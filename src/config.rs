@@ -105,12 +105,13 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::exercise::{ClassifierParams, Pose, RepRule};
+use crate::body::{self, Posture};
+use crate::exercise::{ClassifierParams, RepRule};
 use crate::model::ModelKind;
 use crate::output::gpio::{Level, Mode, PinAddress, Rule, Trigger};
-use crate::pose::keypoints;
 use crate::source::SourceSpec;
-use crate::zone::{AnchorRule, Hold, Polygon, PresenceMode, Zone};
+use crate::hold::Hold;
+use crate::zone::{AnchorRule, Polygon, PresenceMode, Zone};
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +119,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub source: SourceConfig,
     pub smoothing: SmoothingConfig,
-    /// Pose classification thresholds and hysteresis.
+    /// Posture classification thresholds and hysteresis.
     pub classifier: ClassifierParams,
     /// One rule per counted exercise: squat, lunge, push-up, jumping jack.
     pub reps: Vec<RepRule>,
@@ -280,7 +281,7 @@ impl Config {
     }
 
     /// The rep rule of an exercise, if it has reps.
-    pub fn rep_rule(&self, exercise: Pose) -> Option<&RepRule> {
+    pub fn rep_rule(&self, exercise: Posture) -> Option<&RepRule> {
         self.reps.iter().find(|r| r.exercise == exercise)
     }
 }
@@ -873,12 +874,12 @@ impl<'t> Ctx<'t> {
             .map_err(|err| self.problem(key("polygon"), err.to_string()))
             .ok();
         let exercise = match raw.exercise.unwrap_or(RawZoneExercise::Any) {
-            RawZoneExercise::Squat => Some(Pose::Squat),
-            RawZoneExercise::Lunge => Some(Pose::Lunge),
-            RawZoneExercise::Plank => Some(Pose::Plank),
-            RawZoneExercise::Pushup => Some(Pose::Pushup),
-            RawZoneExercise::JumpingJack => Some(Pose::JumpingJack),
-            RawZoneExercise::Warrior => Some(Pose::Warrior),
+            RawZoneExercise::Squat => Some(Posture::Squat),
+            RawZoneExercise::Lunge => Some(Posture::Lunge),
+            RawZoneExercise::Plank => Some(Posture::Plank),
+            RawZoneExercise::Pushup => Some(Posture::Pushup),
+            RawZoneExercise::JumpingJack => Some(Posture::JumpingJack),
+            RawZoneExercise::Warrior => Some(Posture::Warrior),
             RawZoneExercise::Any => None,
         };
         let presence = raw.presence.map(|p| match p {
@@ -904,7 +905,7 @@ impl<'t> Ctx<'t> {
             }
             let mut anchors = Vec::new();
             for (j, name) in names.iter().enumerate() {
-                match keypoints::index_of(name) {
+                match body::index_of(name) {
                     Some(idx) => anchors.push(idx),
                     None => self.problem(
                         format!("zone[{i}].anchors[{j}]"),
@@ -997,14 +998,14 @@ impl<'t> Ctx<'t> {
         if let Some(trigger) = &trigger {
             let (zone, pose) = match trigger {
                 Trigger::Zone { zone } | Trigger::Rep { zone } => (zone, None),
-                Trigger::Pose { pose, zone } => (zone, Some(pose)),
+                Trigger::Posture { pose, zone } => (zone, Some(pose)),
             };
             if !zones.iter().any(|z| &z.name == zone) {
                 self.problem(key("on"), format!("zone {zone:?} is not a [[zone]] name"));
             }
-            if pose.is_some_and(|p| !p.parse::<Pose>().is_ok_and(Pose::is_exercise)) {
+            if pose.is_some_and(|p| !p.parse::<Posture>().is_ok_and(Posture::is_exercise)) {
                 let pose = pose.expect("checked");
-                let names: Vec<&str> = Pose::EXERCISES.iter().map(|p| p.name()).collect();
+                let names: Vec<&str> = Posture::EXERCISES.iter().map(|p| p.name()).collect();
                 self.problem(
                     key("on"),
                     format!("pose {pose:?} is not one of {}", names.join(", ")),

@@ -18,9 +18,12 @@
 //! | [`bench`] | per-stage timings |
 
 pub mod bench;
+pub mod body;
 pub mod config;
 pub mod exercise;
 pub mod files;
+pub mod frame;
+pub mod hold;
 pub mod imgproc;
 pub mod model;
 pub mod output;

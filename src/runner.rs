@@ -48,13 +48,16 @@ use image::RgbImage;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::exercise::{Body, Coach, Observation};
+use crate::body::Body;
+use crate::exercise::{Coach, Observation};
 use crate::model::ModelError;
 use crate::exercise::events::{Event, EventSink, SinkError};
 use crate::pose::filter::smooth_segmentation;
 use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
-use crate::segment::{Mask, ModelInput, Segmenter, SegmenterConfig, SelfieModel};
-use crate::source::{Converter, FrameSource, SourceError};
+use crate::frame::Mask;
+use crate::segment::{ModelInput, Segmenter, SegmenterConfig, SelfieModel};
+use crate::frame::Converter;
+use crate::source::{FrameSource, SourceError};
 use crate::zone::{PresenceGate, PresenceMode};
 
 /// Why the loop stopped with an error.
@@ -263,7 +266,7 @@ impl Pipeline {
                     .next();
                 self.body = person
                     .as_ref()
-                    .map(|p| Body::from_pose(p, image.width(), image.height()));
+                    .map(|p| p.body(image.width(), image.height()));
                 if self.segmenter.is_none() {
                     self.mask = person.and_then(|p| p.segmentation).map(Arc::new);
                 }
@@ -635,7 +638,7 @@ fn spawn_capture(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Frame;
+    use crate::frame::Frame;
 
     fn person() -> RgbImage {
         let path = concat!(
@@ -694,11 +697,11 @@ mod tests {
             .collect();
         Frame {
             data,
-            format: crate::source::PixelFormat::Yuyv,
+            format: crate::frame::PixelFormat::Yuyv,
             width: image.width(),
             height: image.height(),
             stride: 2 * image.width() as usize,
-            yuv: crate::source::YuvMode::Bt601Limited,
+            yuv: crate::frame::YuvMode::Bt601Limited,
             timestamp: at(sequence),
             sequence,
         }

@@ -23,7 +23,8 @@
 //! ## Examples
 //!
 //! ```
-//! use bodyzone::zone::{Hold, ZoneChange, ZoneTracker};
+//! use bodyzone::hold::Hold;
+//! use bodyzone::zone::{ZoneChange, ZoneTracker};
 //!
 //! let mut tracker = ZoneTracker::new(Hold::Frames(2), Hold::Frames(2), 0, 0);
 //! assert_eq!(tracker.update(0, true), None);
@@ -33,73 +34,10 @@
 //! assert!(tracker.is_inside());
 //! ```
 
-use crate::exercise::{Body, Pose};
-use crate::segment::Mask;
-
-/// How long a new state must be seen, without interruption, before it is believed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hold {
-    /// This many consecutive frames (1 = at once).
-    Frames(u32),
-    /// This long since the first frame showing it (0 = at once).
-    Millis(u64),
-}
-
-impl Hold {
-    fn reached(self, frames: u32, elapsed_ms: u64) -> bool {
-        match self {
-            Hold::Frames(n) => frames >= n,
-            Hold::Millis(ms) => elapsed_ms >= ms,
-        }
-    }
-}
-
-/// A value that only changes once a different one has been seen for a [`Hold`].
-#[derive(Debug, Clone)]
-pub struct Debounce<T> {
-    value: T,
-    /// The different value being seen, since when, and in how many frames.
-    candidate: Option<(T, u64, u32)>,
-}
-
-impl<T: Copy + PartialEq> Debounce<T> {
-    pub fn new(value: T) -> Debounce<T> {
-        Debounce {
-            value,
-            candidate: None,
-        }
-    }
-
-    pub fn value(&self) -> T {
-        self.value
-    }
-
-    /// Feeds one observation; returns the new value when it changes.
-    pub fn update(&mut self, timestamp_ms: u64, raw: T, hold: Hold) -> Option<T> {
-        if raw == self.value {
-            self.candidate = None;
-            return None;
-        }
-        let (since, frames) = match self.candidate {
-            Some((c, since, frames)) if c == raw => (since, frames + 1),
-            _ => (timestamp_ms, 1),
-        };
-        if hold.reached(frames, timestamp_ms.saturating_sub(since)) {
-            self.value = raw;
-            self.candidate = None;
-            Some(raw)
-        } else {
-            self.candidate = Some((raw, since, frames));
-            None
-        }
-    }
-
-    /// Sets the value at once, forgetting any candidate.
-    pub fn force(&mut self, value: T) {
-        self.value = value;
-        self.candidate = None;
-    }
-}
+use crate::body::landmark::FEET;
+use crate::body::{Body, Posture};
+use crate::hold::{Debounce, Hold};
+use crate::frame::Mask;
 
 /// A polygon in normalised frame coordinates: at least 3 points, each in `0..=1`, with an area.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,9 +148,6 @@ pub enum AnchorRule {
     All,
 }
 
-/// The floor-contact keypoints: ankles 27/28, heels 29/30, foot index 31/32.
-pub const FEET: [usize; 6] = [27, 28, 29, 30, 31, 32];
-
 /// A zone and its rules, as validated from the config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
@@ -220,7 +155,7 @@ pub struct Zone {
     pub name: String,
     pub polygon: Polygon,
     /// The exercise this zone is for; `None` for any.
-    pub exercise: Option<Pose>,
+    pub exercise: Option<Posture>,
     pub presence: PresenceMode,
     /// Mask mode: least fraction of the polygon the person must cover.
     pub min_coverage: f32,
@@ -422,14 +357,6 @@ mod tests {
         let values = (0..16).map(|i| if i % 4 < 2 { 1.0 } else { 0.0 }).collect();
         let mask = Mask::new(4, 4, values);
         assert_eq!(square().coverage(&mask), 0.5);
-    }
-
-    #[test]
-    fn hold_in_millis() {
-        let mut d = Debounce::new(false);
-        assert_eq!(d.update(0, true, Hold::Millis(250)), None);
-        assert_eq!(d.update(200, true, Hold::Millis(250)), None);
-        assert_eq!(d.update(300, true, Hold::Millis(250)), Some(true));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bodyzone::pose::keypoints::NAMES;
+use bodyzone::body::NAMES;
 use serde_json::Value;
 
 fn bodyzone() -> Command {

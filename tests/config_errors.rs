@@ -3,10 +3,11 @@
 use std::io::Write;
 
 use bodyzone::config::{Config, ConfigError, DisplayConfig};
-use bodyzone::exercise::Pose;
+use bodyzone::body::Posture;
 use bodyzone::model::ModelKind;
 use bodyzone::output::gpio::{Mode, PinAddress, Trigger};
-use bodyzone::zone::{Hold, PresenceMode};
+use bodyzone::hold::Hold;
+use bodyzone::zone::PresenceMode;
 
 const MAT: &str = "[[zone]]\nname = \"mat\"\npolygon = [[0.15, 0.55], [0.75, 0.55], [0.75, 0.95], [0.15, 0.95]]\n";
 
@@ -35,7 +36,7 @@ exercise = "squat"
     let config = Config::parse_str(text).unwrap();
     assert_eq!(config.model.segmentation, Some(ModelKind::SelfieLandscape));
     assert_eq!(config.model.pose, Some(ModelKind::PoseLite));
-    assert_eq!(config.zones[0].exercise, Some(Pose::Squat));
+    assert_eq!(config.zones[0].exercise, Some(Posture::Squat));
     assert_eq!(config.zones[0].polygon.points().len(), 4);
 }
 
@@ -89,8 +90,8 @@ path = "status.png"
     assert_eq!(c.model.pose, Some(ModelKind::PoseHeavy));
     assert!(c.source.realtime && c.source.input.is_some());
     assert_eq!(c.classifier.hold, Hold::Millis(300));
-    assert_eq!(c.rep_rule(Pose::Squat).unwrap().enter, 100.0);
-    assert_eq!(c.rep_rule(Pose::JumpingJack).unwrap().exit, 40.0);
+    assert_eq!(c.rep_rule(Posture::Squat).unwrap().enter, 100.0);
+    assert_eq!(c.rep_rule(Posture::JumpingJack).unwrap().exit, 40.0);
     let z = &c.zones[0];
     assert_eq!(
         (z.presence, z.anchors.as_slice(), z.enter, z.exit),
@@ -112,7 +113,7 @@ path = "status.png"
     );
     assert_eq!(
         rule.trigger,
-        Trigger::Pose {
+        Trigger::Posture {
             pose: "jumping_jack".into(),
             zone: "mat".into()
         }
@@ -298,6 +299,6 @@ fn demo_config() {
     assert_eq!(c.zones.len(), 1);
     assert_eq!(
         (c.zones[0].name.as_str(), c.zones[0].exercise),
-        ("mat", Some(Pose::Squat))
+        ("mat", Some(Posture::Squat))
     );
 }

@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use bodyzone::config::Config;
-use bodyzone::exercise::{Body, ClassifierParams, Coach, Observation, Pose, RepCounter, classify};
+use bodyzone::body::{Body, Posture};
+use bodyzone::exercise::{ClassifierParams, Coach, Observation, RepCounter, classify};
 use bodyzone::exercise::events::EventKind;
 use bodyzone::zone::PresenceGate;
 use serde::Deserialize;
@@ -57,11 +58,11 @@ fn golden(name: &str) -> Vec<Option<Body>> {
         .collect()
 }
 
-fn poses(bodies: &[Option<Body>]) -> Vec<Pose> {
+fn poses(bodies: &[Option<Body>]) -> Vec<Posture> {
     let params = ClassifierParams::default();
     bodies
         .iter()
-        .map(|b| b.as_ref().map_or(Pose::Unknown, |b| classify(b, &params)))
+        .map(|b| b.as_ref().map_or(Posture::Unknown, |b| classify(b, &params)))
         .collect()
 }
 
@@ -97,14 +98,14 @@ fn squat_clip_poses() {
     let line: Vec<&str> = poses.iter().map(|p| p.name()).collect();
     eprintln!("{}", line.join(" "));
     for f in [0, 1, 2, 21, 22, 23, 24, 25, 45, 46, 47, 48, 49] {
-        assert_eq!(poses[f], Pose::Standing, "frame {f}: standing");
+        assert_eq!(poses[f], Posture::Standing, "frame {f}: standing");
     }
     for f in [9, 10, 11, 12, 33, 34, 35, 36, 58, 59, 60, 61] {
-        assert_eq!(poses[f], Pose::Squat, "frame {f}: squat bottom");
+        assert_eq!(poses[f], Posture::Squat, "frame {f}: squat bottom");
     }
     assert!(!poses.iter().any(|p| matches!(
         p,
-        Pose::Lunge | Pose::Plank | Pose::Pushup | Pose::Warrior | Pose::JumpingJack
+        Posture::Lunge | Posture::Plank | Posture::Pushup | Posture::Warrior | Posture::JumpingJack
     )));
 }
 
@@ -113,7 +114,7 @@ fn squat_clip_counts_two_reps() {
     let bodies = golden("squats_mirrored.pose0.json");
     let poses = poses(&bodies);
     let config = Config::default_demo();
-    let rule = *config.rep_rule(Pose::Squat).unwrap();
+    let rule = *config.rep_rule(Posture::Squat).unwrap();
     let mut counter = RepCounter::new(rule);
     let params = ClassifierParams::default();
     let mut rep_frames = Vec::new();
@@ -162,7 +163,7 @@ fn squat_clip_events_with_the_demo_config() {
     assert!(
         events
             .iter()
-            .all(|e| e.pose.is_none_or(|p| p == Pose::Squat))
+            .all(|e| e.pose.is_none_or(|p| p == Posture::Squat))
     );
     assert_eq!(
         kinds[kinds.len() - 2..],

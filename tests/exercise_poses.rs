@@ -3,7 +3,8 @@
 //! exercise through the whole [`Coach`]: top → bottom → top, with the frames in between.
 
 use bodyzone::config::Config;
-use bodyzone::exercise::{Body, ClassifierParams, Coach, Observation, Pose, classify};
+use bodyzone::body::{Body, Posture};
+use bodyzone::exercise::{ClassifierParams, Coach, Observation, classify};
 use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::zone::PresenceGate;
 
@@ -152,13 +153,13 @@ fn pushup() -> Figure {
 fn each_pose_is_named() {
     let params = ClassifierParams::default();
     for (figure, pose) in [
-        (standing(), Pose::Standing),
-        (squat(), Pose::Squat),
-        (lunge(), Pose::Lunge),
-        (warrior(), Pose::Warrior),
-        (jack_open(), Pose::JumpingJack),
-        (plank(), Pose::Plank),
-        (pushup(), Pose::Pushup),
+        (standing(), Posture::Standing),
+        (squat(), Posture::Squat),
+        (lunge(), Posture::Lunge),
+        (warrior(), Posture::Warrior),
+        (jack_open(), Posture::JumpingJack),
+        (plank(), Posture::Plank),
+        (pushup(), Posture::Pushup),
     ] {
         assert_eq!(classify(&figure.body(), &params), pose);
     }
@@ -172,7 +173,7 @@ fn hidden_joints_give_no_pose() {
     for i in 25..29 {
         body.visibility[i] = 0.1;
     }
-    assert_eq!(classify(&body, &params), Pose::Unknown);
+    assert_eq!(classify(&body, &params), Posture::Unknown);
 }
 
 /// Events of a coach watching `frames` at 10 fps in a zone for `exercise`.
@@ -213,7 +214,7 @@ fn cycles(top: Figure, bottom: Figure, reps: usize) -> Vec<Figure> {
     frames
 }
 
-fn reps_of(events: &[Event], pose: Pose) -> Vec<u32> {
+fn reps_of(events: &[Event], pose: Posture) -> Vec<u32> {
     events
         .iter()
         .filter(|e| e.kind == EventKind::Rep && e.pose == Some(pose))
@@ -224,10 +225,10 @@ fn reps_of(events: &[Event], pose: Pose) -> Vec<u32> {
 #[test]
 fn reps_of_every_counted_exercise() {
     for (exercise, pose, top, bottom) in [
-        ("squat", Pose::Squat, standing(), squat()),
-        ("lunge", Pose::Lunge, standing(), lunge()),
-        ("pushup", Pose::Pushup, plank(), pushup()),
-        ("jumping_jack", Pose::JumpingJack, standing(), jack_open()),
+        ("squat", Posture::Squat, standing(), squat()),
+        ("lunge", Posture::Lunge, standing(), lunge()),
+        ("pushup", Posture::Pushup, plank(), pushup()),
+        ("jumping_jack", Posture::JumpingJack, standing(), jack_open()),
     ] {
         let events = coach_events(exercise, &cycles(top, bottom, 3));
         assert_eq!(reps_of(&events, pose), [1, 2, 3], "{exercise}: {events:?}");
@@ -242,11 +243,11 @@ fn reps_of_every_counted_exercise() {
 #[test]
 fn holds_are_poses_without_reps() {
     for (exercise, pose, figure) in [
-        ("plank", Pose::Plank, plank()),
-        ("warrior", Pose::Warrior, warrior()),
+        ("plank", Posture::Plank, plank()),
+        ("warrior", Posture::Warrior, warrior()),
     ] {
         let events = coach_events(exercise, &[figure; 10]);
-        let kinds: Vec<(EventKind, Option<Pose>)> =
+        let kinds: Vec<(EventKind, Option<Posture>)> =
             events.iter().map(|e| (e.kind, e.pose)).collect();
         assert_eq!(
             kinds,

@@ -1,16 +1,18 @@
 //! Properties of the state machines over random sequences.
 
-use bodyzone::exercise::{Pose, PoseFilter, RepCounter, RepRule};
-use bodyzone::zone::{Hold, ZoneTracker};
+use bodyzone::body::Posture;
+use bodyzone::exercise::{PostureFilter, RepCounter, RepRule};
+use bodyzone::hold::Hold;
+use bodyzone::zone::ZoneTracker;
 use proptest::prelude::*;
 
 const DOWN: f32 = 110.0;
 const UP: f32 = 150.0;
 
-fn frame() -> impl Strategy<Value = (f32, Pose)> {
+fn frame() -> impl Strategy<Value = (f32, Posture)> {
     (
         0.0f32..180.0,
-        prop::sample::select(vec![Pose::Standing, Pose::Squat, Pose::Unknown]),
+        prop::sample::select(vec![Posture::Standing, Posture::Squat, Posture::Unknown]),
     )
 }
 
@@ -23,8 +25,8 @@ proptest! {
         let (mut top_seen, mut bottom_after_top) = (false, false);
         let mut reps = 0;
         for &(v, pose) in &seq {
-            let at_top = v >= UP && pose == Pose::Standing;
-            let at_bottom = v <= DOWN && pose == Pose::Squat;
+            let at_top = v >= UP && pose == Posture::Standing;
+            let at_bottom = v <= DOWN && pose == Posture::Squat;
             if counter.update(Some(v), pose) {
                 reps += 1;
                 prop_assert!(at_top && bottom_after_top, "rep without top→bottom→top");
@@ -45,17 +47,17 @@ proptest! {
     #[test]
     fn noise_inside_the_band_counts_nothing(noise in prop::collection::vec((DOWN + 0.01..UP - 0.01, any::<bool>()), 0..100)) {
         let mut counter = RepCounter::new(RepRule::squat(DOWN, UP));
-        counter.update(Some(170.0), Pose::Standing);
+        counter.update(Some(170.0), Posture::Standing);
         for &(v, squatting) in &noise {
-            let pose = if squatting { Pose::Squat } else { Pose::Standing };
+            let pose = if squatting { Posture::Squat } else { Posture::Standing };
             prop_assert!(!counter.update(Some(v), pose));
         }
-        prop_assert!(!counter.update(Some(80.0), Pose::Squat));
+        prop_assert!(!counter.update(Some(80.0), Posture::Squat));
         for &(v, squatting) in &noise {
-            let pose = if squatting { Pose::Squat } else { Pose::Standing };
+            let pose = if squatting { Posture::Squat } else { Posture::Standing };
             prop_assert!(!counter.update(Some(v), pose));
         }
-        prop_assert!(counter.update(Some(170.0), Pose::Standing));
+        prop_assert!(counter.update(Some(170.0), Posture::Standing));
         prop_assert_eq!(counter.reps(), 1);
     }
 
@@ -63,24 +65,24 @@ proptest! {
     #[test]
     fn short_noise_never_flips_the_pose(
         hold in 2u32..6,
-        runs in prop::collection::vec((1u32..20, prop::sample::select(vec![Pose::Standing, Pose::Lunge, Pose::Unknown])), 0..50),
+        runs in prop::collection::vec((1u32..20, prop::sample::select(vec![Posture::Standing, Posture::Lunge, Posture::Unknown])), 0..50),
     ) {
-        let mut filter = PoseFilter::new(Hold::Frames(hold));
+        let mut filter = PostureFilter::new(Hold::Frames(hold));
         let mut t = 0;
         for _ in 0..hold {
-            filter.update(t, Pose::Squat);
+            filter.update(t, Posture::Squat);
             t += 33;
         }
-        prop_assert_eq!(filter.current(), Pose::Squat);
+        prop_assert_eq!(filter.current(), Posture::Squat);
         for &(len, pose) in &runs {
             for _ in 0..len.min(hold - 1) {
                 prop_assert_eq!(filter.update(t, pose), None);
                 t += 33;
             }
-            filter.update(t, Pose::Squat);
+            filter.update(t, Posture::Squat);
             t += 33;
         }
-        prop_assert_eq!(filter.current(), Pose::Squat);
+        prop_assert_eq!(filter.current(), Posture::Squat);
     }
 
     /// Presence flicker shorter than the enter hysteresis never enters the zone.

@@ -12,8 +12,8 @@ use bodyzone::output::display::{
     ZoneView, render_oled,
 };
 use bodyzone::pose::Keypoint;
-use bodyzone::pose::keypoints::{NAMES, SKELETON};
-use bodyzone::segment::Mask;
+use bodyzone::body::{NAMES, SKELETON};
+use bodyzone::frame::Mask;
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::Size;
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, Operation};

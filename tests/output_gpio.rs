@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bodyzone::process::{self, Shutdown};
-use bodyzone::exercise::Pose;
+use bodyzone::body::Posture;
 use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
 use embedded_hal::digital::{ErrorType, OutputPin};

@@ -10,7 +10,8 @@ use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventKind, EventSink, SinkError};
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
 use bodyzone::runner::{Pipeline, RunOptions, run};
-use bodyzone::source::{self, Frame, FrameSource, OpenOptions, SourceError, SourceSpec};
+use bodyzone::frame::Frame;
+use bodyzone::source::{self, FrameSource, OpenOptions, SourceError, SourceSpec};
 
 use Level::{High, Low};
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use bodyzone::source::{Converter, PixelFormat, RawImage, YuvMode};
+use bodyzone::frame::{Converter, PixelFormat, RawImage, YuvMode};
 use image::{Rgb, RgbImage};
 
 const W: u32 = 64;

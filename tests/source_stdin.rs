@@ -5,10 +5,8 @@ use std::io::{Cursor, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bodyzone::source::{
-    Capture, Converter, Frame, FrameSource, Live, OpenOptions, Opener, PixelFormat, RawReader,
-    SourceSpec, Synthetic, YuvMode,
-};
+use bodyzone::frame::{Converter, Frame, PixelFormat, YuvMode};
+use bodyzone::source::{Capture, FrameSource, Live, OpenOptions, Opener, RawReader, SourceSpec, Synthetic};
 use image::RgbImage;
 
 const W: u32 = 160;

@@ -1,8 +1,8 @@
 //! Presence rules: feet inside, mask coverage, and the pose-model gate that keeps a cat (or a
 //! coat, or a cup of coffee the segmenter calls a person) out of a zone.
 
-use bodyzone::exercise::Body;
-use bodyzone::segment::Mask;
+use bodyzone::body::Body;
+use bodyzone::frame::Mask;
 use bodyzone::zone::{AnchorRule, Polygon, PresenceGate, PresenceMode, Zone};
 
 const POSE_ON: PresenceGate = PresenceGate {

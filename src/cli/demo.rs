@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bodyzone::config::{Config, DEMO_TOML};
-use bodyzone::exercise::Pose;
+use bodyzone::body::Posture;
 use bodyzone::exercise::events::EventKind;
-use bodyzone::pose::keypoints::SKELETON;
+use bodyzone::body::SKELETON;
 use bodyzone::runner::FrameResult;
 use bodyzone::source::SourceSpec;
 use embedded_graphics::mono_font::{MonoTextStyle, ascii::FONT_10X20};
@@ -94,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 #[derive(Default)]
 struct Overlay {
     inside: HashSet<String>,
-    pose: Option<Pose>,
+    pose: Option<Posture>,
     reps: u32,
 }
 
@@ -151,7 +151,7 @@ impl Overlay {
                 }
             }
         }
-        let label = format!("{}  reps {}", self.pose.map_or("-", Pose::name), self.reps);
+        let label = format!("{}  reps {}", self.pose.map_or("-", Posture::name), self.reps);
         let style = MonoTextStyle::new(&FONT_10X20, Rgb888::WHITE);
         Text::new(&label, Point::new(10, 25), style)
             .draw(&mut canvas)

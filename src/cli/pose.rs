@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use bodyzone::files;
 use bodyzone::model::Precision;
-use bodyzone::pose::keypoints::SKELETON;
-use bodyzone::pose::{Keypoint, Mask, Pose, PoseEstimator, PoseEstimatorConfig, PoseModel};
+use bodyzone::body::SKELETON;
+use bodyzone::frame::Mask;
+use bodyzone::pose::{Keypoint, Pose, PoseEstimator, PoseEstimatorConfig, PoseModel};
 use bodyzone::segment::render;
 use bodyzone::source::{FrameSource, ImageSource, VideoSource};
 use image::{DynamicImage, GrayImage, Rgb, RgbImage, Rgba, RgbaImage};
@@ -219,7 +220,7 @@ fn overlay(image: &RgbImage, poses: &[Pose]) -> Result<RgbImage, render::Error> 
     let mut tint = RgbaImage::new(w, h);
     for mask in poses.iter().filter_map(|p| p.segmentation.as_ref()) {
         for (px, &p) in tint.pixels_mut().zip(mask.probabilities()) {
-            *px = Rgba([40, 200, 255, bodyzone::segment::to_u8(p)]);
+            *px = Rgba([40, 200, 255, bodyzone::frame::to_u8(p)]);
         }
     }
     let mut out = render::draw_mask(image, &tint, 0.5, 0, false)?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bodyzone::config::Config;
-use bodyzone::exercise::Pose;
+use bodyzone::body::Posture;
 use bodyzone::files::AtomicFile;
 use bodyzone::output::display::{self, Display, DisplayState, ZoneState, ZoneView};
 use bodyzone::exercise::events::{Event, EventKind, EventSink, SinkError};
@@ -20,7 +20,7 @@ use bodyzone::output::gpio::GpioOutput;
 use bodyzone::process;
 use bodyzone::output::notify::Notifier;
 use bodyzone::pose::Keypoint;
-use bodyzone::pose::keypoints::{NAMES, SKELETON};
+use bodyzone::body::{NAMES, SKELETON};
 use bodyzone::runner::{self, FrameResult, Pipeline, RunOptions, RunSummary};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use image::RgbImage;
@@ -207,7 +207,7 @@ fn keypoints(result: &FrameResult) -> Vec<Keypoint> {
 #[derive(Clone, Debug, Default, PartialEq)]
 struct ZoneStatus {
     inside: bool,
-    pose: Option<Pose>,
+    pose: Option<Posture>,
     /// Reps since the person entered; kept after they leave, until someone enters again.
     reps: u32,
 }
@@ -277,7 +277,7 @@ impl Scoreboard {
         };
         DisplayState {
             zone: Some(&self.names[i]),
-            pose: self.zones[i].pose.map(Pose::name),
+            pose: self.zones[i].pose.map(Posture::name),
             reps: self.zones[i].reps,
             ..DisplayState::default()
         }
@@ -501,9 +501,9 @@ mod tests {
         assert_eq!(board.focus().zone, None);
         board.update(&[
             Event::new(0, 0, "mat", EventKind::Enter),
-            Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat),
+            Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Posture::Squat),
             Event::new(0, 0, "mat", EventKind::Rep)
-                .with_pose(Pose::Squat)
+                .with_pose(Posture::Squat)
                 .with_reps(3),
         ]);
         let focus = board.focus();

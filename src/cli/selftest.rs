@@ -17,7 +17,8 @@ use bodyzone::model::ModelKind;
 use bodyzone::output::display::{self, DisplayState};
 use bodyzone::output::gpio;
 use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, PoseModel};
-use bodyzone::segment::{Mask, Segmenter, SegmenterConfig, SelfieModel};
+use bodyzone::frame::Mask;
+use bodyzone::segment::{Segmenter, SegmenterConfig, SelfieModel};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use image::RgbImage;
 

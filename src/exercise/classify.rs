@@ -1,8 +1,8 @@
-//! Pose of one frame from joint angles and body orientation, and the hysteresis that holds it.
+//! Posture of one frame from joint angles and body orientation, and the hysteresis that holds it.
 
-use super::kp::*;
-use super::{Body, Pose};
-use crate::zone::{Debounce, Hold};
+use crate::body::landmark::*;
+use crate::body::{Body, Posture};
+use crate::hold::{Debounce, Hold};
 
 /// Angles (degrees) and ratios the rules compare against. Defaults were read off MediaPipe's
 /// world keypoints on the squat and dance clips in `shared/fixtures/golden`: a standing knee
@@ -145,45 +145,45 @@ impl Measures {
     }
 
     /// The pose these measurements show (no hysteresis).
-    pub fn pose(&self, p: &ClassifierParams) -> Pose {
+    pub fn pose(&self, p: &ClassifierParams) -> Posture {
         let Some(tilt) = self.torso_tilt else {
-            return Pose::Unknown;
+            return Posture::Unknown;
         };
         if tilt >= p.horizontal {
             self.horizontal_pose(p)
         } else if tilt <= p.lean {
             self.upright_pose(p, tilt)
         } else {
-            Pose::Unknown
+            Posture::Unknown
         }
     }
 
-    fn horizontal_pose(&self, p: &ClassifierParams) -> Pose {
+    fn horizontal_pose(&self, p: &ClassifierParams) -> Posture {
         let straight_body = min(self.line).is_some_and(|a| a >= p.straight);
         let on_hands = max(self.support).is_some_and(|s| s >= SUPPORT);
         if !(straight_body && on_hands) {
-            return Pose::Unknown;
+            return Posture::Unknown;
         }
         match min(self.elbow) {
-            None => Pose::Unknown,
-            Some(e) if e >= p.straight => Pose::Plank,
-            Some(_) if min(self.forearm_tilt).is_some_and(|t| t <= FOREARM_UPRIGHT) => Pose::Pushup,
-            Some(_) => Pose::Plank,
+            None => Posture::Unknown,
+            Some(e) if e >= p.straight => Posture::Plank,
+            Some(_) if min(self.forearm_tilt).is_some_and(|t| t <= FOREARM_UPRIGHT) => Posture::Pushup,
+            Some(_) => Posture::Plank,
         }
     }
 
-    fn upright_pose(&self, p: &ClassifierParams, tilt: f32) -> Pose {
+    fn upright_pose(&self, p: &ClassifierParams, tilt: f32) -> Posture {
         let feet_level = self.feet_level.is_some_and(|d| d <= FEET_LEVEL);
         let stance = self.stance.unwrap_or(0.0);
         let (Some(knee_lo), Some(knee_hi)) = (min(self.knee), max(self.knee)) else {
-            return Pose::Unknown;
+            return Posture::Unknown;
         };
         let arms = [min(self.arm), max(self.arm)];
         let elbows_straight = min(self.elbow).is_some_and(|e| e >= p.straight);
 
         if arms[0].is_some_and(|a| a >= p.arms_up) && knee_lo >= p.straight && stance >= JACK_STANCE
         {
-            return Pose::JumpingJack;
+            return Posture::JumpingJack;
         }
         let arms_out = arms
             .iter()
@@ -195,7 +195,7 @@ impl Measures {
             && arms_out
             && elbows_straight
         {
-            return Pose::Warrior;
+            return Posture::Warrior;
         }
         let (hip_lo, hip_hi) = (min(self.hip), max(self.hip));
         if feet_level
@@ -203,40 +203,40 @@ impl Measures {
             && hip_hi.is_some_and(|h| h >= p.straight)
             && hip_lo.is_some_and(|h| h <= p.bent)
         {
-            return Pose::Lunge;
+            return Posture::Lunge;
         }
         if knee_hi <= p.bent && hip_hi.is_some_and(|h| h <= p.bent) {
-            return Pose::Squat;
+            return Posture::Squat;
         }
         if tilt <= p.upright && knee_lo >= p.straight && hip_lo.is_some_and(|h| h >= p.straight) {
-            return Pose::Standing;
+            return Posture::Standing;
         }
-        Pose::Unknown
+        Posture::Unknown
     }
 }
 
 /// The pose of one frame (no hysteresis): see the module docs for the rules' geometry.
-pub fn classify(body: &Body, params: &ClassifierParams) -> Pose {
+pub fn classify(body: &Body, params: &ClassifierParams) -> Posture {
     Measures::new(body, params.min_visibility).pose(params)
 }
 
 /// Holds the current pose until another has been seen for [`ClassifierParams::hold`].
 #[derive(Debug, Clone)]
-pub struct PoseFilter {
+pub struct PostureFilter {
     hold: Hold,
-    state: Debounce<Pose>,
+    state: Debounce<Posture>,
 }
 
-impl PoseFilter {
-    pub fn new(hold: Hold) -> PoseFilter {
-        PoseFilter {
+impl PostureFilter {
+    pub fn new(hold: Hold) -> PostureFilter {
+        PostureFilter {
             hold,
-            state: Debounce::new(Pose::Unknown),
+            state: Debounce::new(Posture::Unknown),
         }
     }
 
     /// Feeds one frame's pose; returns `Some((from, to))` when the held pose changes.
-    pub fn update(&mut self, timestamp_ms: u64, raw: Pose) -> Option<(Pose, Pose)> {
+    pub fn update(&mut self, timestamp_ms: u64, raw: Posture) -> Option<(Posture, Posture)> {
         let from = self.state.value();
         self.state
             .update(timestamp_ms, raw, self.hold)
@@ -244,7 +244,7 @@ impl PoseFilter {
     }
 
     /// The pose held now.
-    pub fn current(&self) -> Pose {
+    pub fn current(&self) -> Posture {
         self.state.value()
     }
 }
@@ -317,12 +317,12 @@ mod tests {
 
     #[test]
     fn pose_filter_needs_hold_frames() {
-        let mut f = PoseFilter::new(Hold::Frames(3));
-        assert_eq!(f.update(0, Pose::Squat), None);
-        assert_eq!(f.update(1, Pose::Squat), None);
-        assert_eq!(f.update(2, Pose::Squat), Some((Pose::Unknown, Pose::Squat)));
-        assert_eq!(f.update(3, Pose::Standing), None);
-        assert_eq!(f.update(4, Pose::Squat), None);
-        assert_eq!(f.current(), Pose::Squat);
+        let mut f = PostureFilter::new(Hold::Frames(3));
+        assert_eq!(f.update(0, Posture::Squat), None);
+        assert_eq!(f.update(1, Posture::Squat), None);
+        assert_eq!(f.update(2, Posture::Squat), Some((Posture::Unknown, Posture::Squat)));
+        assert_eq!(f.update(3, Posture::Standing), None);
+        assert_eq!(f.update(4, Posture::Squat), None);
+        assert_eq!(f.current(), Posture::Squat);
     }
 }

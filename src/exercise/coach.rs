@@ -1,8 +1,9 @@
 //! The decision logic of a frame: zones, poses and reps in, events out.
 
 use super::events::{Event, EventKind};
-use super::{Body, ClassifierParams, Measures, Pose, PoseFilter, RepCounter, RepRule};
-use crate::segment::Mask;
+use super::{ClassifierParams, Measures, PostureFilter, RepCounter, RepRule};
+use crate::body::{Body, Posture};
+use crate::frame::Mask;
 use crate::zone::{PresenceGate, Zone, ZoneChange, ZoneTracker};
 
 /// What one frame brought.
@@ -21,16 +22,16 @@ pub struct Observation<'a> {
 struct ZoneState {
     zone: Zone,
     tracker: ZoneTracker,
-    pose: PoseFilter,
+    pose: PostureFilter,
     /// The exercise pose reported by the last `pose_start` still open.
-    active: Option<Pose>,
+    active: Option<Posture>,
     counters: Vec<RepCounter>,
 }
 
 /// Turns frames into events for every zone: `enter`/`exit` from presence with hysteresis,
 /// `pose_start`/`pose_end` from the held exercise pose (only the zone's exercise, if it names
 /// one), `rep` from the counters of the zone's exercise (all four counted exercises for
-/// `any`). Pose and rep events need the person settled in the zone (its minimum dwell);
+/// `any`). Posture and rep events need the person settled in the zone (its minimum dwell);
 /// counters restart at each entry.
 #[derive(Debug, Clone)]
 pub struct Coach {
@@ -50,7 +51,7 @@ impl Coach {
             .iter()
             .map(|zone| ZoneState {
                 tracker: ZoneTracker::for_zone(zone),
-                pose: PoseFilter::new(classifier.hold),
+                pose: PostureFilter::new(classifier.hold),
                 active: None,
                 counters: reps
                     .iter()
@@ -74,7 +75,7 @@ impl Coach {
         let measures = body.map(|b| Measures::new(b, self.classifier.min_visibility));
         let raw = measures
             .as_ref()
-            .map_or(Pose::Unknown, |m| m.pose(&self.classifier));
+            .map_or(Posture::Unknown, |m| m.pose(&self.classifier));
         let mut events = Vec::new();
         for state in &mut self.zones {
             let event = |kind| Event::new(t, obs.frame, state.zone.name.clone(), kind);
@@ -82,7 +83,7 @@ impl Coach {
             match state.tracker.update(t, present) {
                 Some(ZoneChange::Enter) => {
                     events.push(event(EventKind::Enter));
-                    state.pose = PoseFilter::new(self.classifier.hold);
+                    state.pose = PostureFilter::new(self.classifier.hold);
                     state.counters.iter_mut().for_each(RepCounter::reset);
                 }
                 Some(ZoneChange::Exit) => {

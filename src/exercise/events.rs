@@ -4,7 +4,7 @@
 //! writer, GPIO pins, displays) implement [`EventSink`]. The JSON wire format is the JSON
 //! output's business: [`crate::output::events`].
 
-use super::Pose;
+use super::Posture;
 
 /// What kind of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct Event {
     pub zone: String,
     pub kind: EventKind,
     /// The exercise, for pose and rep events.
-    pub pose: Option<Pose>,
+    pub pose: Option<Posture>,
     /// Repetitions of `pose` since the person entered the zone, for rep events.
     pub reps: Option<u32>,
 }
@@ -62,7 +62,7 @@ impl Event {
         }
     }
 
-    pub fn with_pose(mut self, pose: Pose) -> Event {
+    pub fn with_pose(mut self, pose: Posture) -> Event {
         self.pose = Some(pose);
         self
     }

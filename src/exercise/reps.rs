@@ -1,6 +1,6 @@
 //! Rep counting: a two-threshold state machine over one angle per exercise.
 
-use super::Pose;
+use super::Posture;
 use super::classify::Measures;
 
 /// What makes one rep of an exercise: the angle watched, the threshold past which the person is
@@ -8,7 +8,7 @@ use super::classify::Measures;
 /// between them is the hysteresis: noise inside it never changes the phase.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RepRule {
-    pub exercise: Pose,
+    pub exercise: Posture,
     /// Bottom of the movement: the angle has gone past this (below for squat/lunge/push-up,
     /// above for jumping jack).
     pub enter: f32,
@@ -20,7 +20,7 @@ impl RepRule {
     /// Mean knee angle: bottom below `down`, top above `up`.
     pub fn squat(down: f32, up: f32) -> RepRule {
         RepRule {
-            exercise: Pose::Squat,
+            exercise: Posture::Squat,
             enter: down,
             exit: up,
         }
@@ -29,7 +29,7 @@ impl RepRule {
     /// Front (more bent) knee angle.
     pub fn lunge(down: f32, up: f32) -> RepRule {
         RepRule {
-            exercise: Pose::Lunge,
+            exercise: Posture::Lunge,
             enter: down,
             exit: up,
         }
@@ -38,7 +38,7 @@ impl RepRule {
     /// Mean elbow angle.
     pub fn pushup(down: f32, up: f32) -> RepRule {
         RepRule {
-            exercise: Pose::Pushup,
+            exercise: Posture::Pushup,
             enter: down,
             exit: up,
         }
@@ -47,17 +47,17 @@ impl RepRule {
     /// Mean arm (shoulder) angle: open above `open`, closed below `closed`.
     pub fn jumping_jack(open: f32, closed: f32) -> RepRule {
         RepRule {
-            exercise: Pose::JumpingJack,
+            exercise: Posture::JumpingJack,
             enter: open,
             exit: closed,
         }
     }
 
     /// The exercises that have reps.
-    pub fn counts(exercise: Pose) -> bool {
+    pub fn counts(exercise: Posture) -> bool {
         matches!(
             exercise,
-            Pose::Squat | Pose::Lunge | Pose::Pushup | Pose::JumpingJack
+            Posture::Squat | Posture::Lunge | Posture::Pushup | Posture::JumpingJack
         )
     }
 
@@ -68,19 +68,19 @@ impl RepRule {
             (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
         };
         match self.exercise {
-            Pose::Squat => mean(m.knee),
-            Pose::Lunge => m.knee.into_iter().flatten().reduce(f32::min),
-            Pose::Pushup => mean(m.elbow),
-            Pose::JumpingJack => mean(m.arm),
+            Posture::Squat => mean(m.knee),
+            Posture::Lunge => m.knee.into_iter().flatten().reduce(f32::min),
+            Posture::Pushup => mean(m.elbow),
+            Posture::JumpingJack => mean(m.arm),
             _ => None,
         }
     }
 
     /// The pose a rep starts from and returns to.
-    pub fn top_pose(&self) -> Pose {
+    pub fn top_pose(&self) -> Posture {
         match self.exercise {
-            Pose::Pushup => Pose::Plank,
-            _ => Pose::Standing,
+            Posture::Pushup => Posture::Plank,
+            _ => Posture::Standing,
         }
     }
 
@@ -137,7 +137,7 @@ impl RepCounter {
 
     /// Feeds one frame: the watched angle (`None` when not visible: no change) and the frame's
     /// unfiltered pose. Returns `true` when this frame completes a rep.
-    pub fn update(&mut self, signal: Option<f32>, pose: Pose) -> bool {
+    pub fn update(&mut self, signal: Option<f32>, pose: Posture) -> bool {
         let Some(v) = signal else {
             return false;
         };
@@ -172,7 +172,7 @@ impl RepCounter {
 mod tests {
     use super::*;
 
-    fn run(counter: &mut RepCounter, seq: &[(f32, Pose)]) -> u32 {
+    fn run(counter: &mut RepCounter, seq: &[(f32, Posture)]) -> u32 {
         seq.iter()
             .filter(|&&(v, p)| counter.update(Some(v), p))
             .count() as u32
@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn squat_counts_on_return_to_top() {
-        use Pose::*;
+        use Posture::*;
         let mut c = RepCounter::new(RepRule::squat(110.0, 150.0));
         let seq = [
             (160.0, Standing),
@@ -195,14 +195,14 @@ mod tests {
 
     #[test]
     fn starting_at_the_bottom_is_not_a_rep() {
-        use Pose::*;
+        use Posture::*;
         let mut c = RepCounter::new(RepRule::squat(110.0, 150.0));
         assert_eq!(run(&mut c, &[(80.0, Squat), (160.0, Standing)]), 0);
     }
 
     #[test]
     fn bottom_needs_the_exercise_pose() {
-        use Pose::*;
+        use Posture::*;
         let mut c = RepCounter::new(RepRule::squat(110.0, 150.0));
         assert_eq!(
             run(
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn jumping_jack_counts_upwards_angles() {
-        use Pose::*;
+        use Posture::*;
         let mut c = RepCounter::new(RepRule::jumping_jack(120.0, 50.0));
         let seq = [
             (20.0, Standing),
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn pushup_returns_to_plank() {
-        use Pose::*;
+        use Posture::*;
         let mut c = RepCounter::new(RepRule::pushup(100.0, 150.0));
         let seq = [
             (170.0, Plank),

@@ -35,12 +35,12 @@
 //! ## Examples
 //!
 //! ```
-//! use bodyzone::exercise::Pose;
+//! use bodyzone::body::Posture;
 //! use bodyzone::exercise::events::{Event, EventKind, EventSink};
 //! use bodyzone::output::events::JsonLines;
 //!
 //! let mut sink = JsonLines::new(Vec::new());
-//! sink.event(&Event::new(1400, 7, "mat", EventKind::Rep).with_pose(Pose::Squat).with_reps(1)).unwrap();
+//! sink.event(&Event::new(1400, 7, "mat", EventKind::Rep).with_pose(Posture::Squat).with_reps(1)).unwrap();
 //! assert_eq!(
 //!     String::from_utf8(sink.into_inner()).unwrap(),
 //!     "{\"timestamp_ms\":1400,\"frame\":7,\"zone\":\"mat\",\"type\":\"rep\",\"pose\":\"squat\",\"reps\":1}\n"
@@ -51,7 +51,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::exercise::Pose;
+use crate::body::Posture;
 use crate::exercise::events::{Event, EventSink, SinkError};
 
 /// One event as one line of the wire format.
@@ -75,7 +75,7 @@ impl<'a> From<&'a Event> for Line<'a> {
             frame: event.frame,
             zone: &event.zone,
             kind: event.kind.name(),
-            pose: event.pose.map(Pose::name),
+            pose: event.pose.map(Posture::name),
             reps: event.reps,
         }
     }
@@ -121,10 +121,10 @@ mod tests {
     fn golden_lines() {
         let events = [
             Event::new(1400, 7, "mat", EventKind::Enter),
-            Event::new(2000, 10, "mat", EventKind::PoseStart).with_pose(Pose::JumpingJack),
-            Event::new(3600, 18, "mat", EventKind::PoseEnd).with_pose(Pose::JumpingJack),
+            Event::new(2000, 10, "mat", EventKind::PoseStart).with_pose(Posture::JumpingJack),
+            Event::new(3600, 18, "mat", EventKind::PoseEnd).with_pose(Posture::JumpingJack),
             Event::new(3600, 18, "mat", EventKind::Rep)
-                .with_pose(Pose::Squat)
+                .with_pose(Posture::Squat)
                 .with_reps(2),
             Event::new(9000, 45, "door-2", EventKind::Exit),
         ];

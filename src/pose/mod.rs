@@ -37,7 +37,6 @@
 pub mod anchors;
 pub mod detector;
 pub mod filter;
-pub mod keypoints;
 pub mod landmarks;
 pub mod roi;
 pub mod tracking;
@@ -49,9 +48,10 @@ use image::RgbImage;
 use serde::Serialize;
 use tract_onnx::prelude::Tensor;
 
+use crate::body::{Body, NAMES, NUM_KEYPOINTS};
 use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect};
 use crate::model::{Model, ModelError, ModelKind, Precision, f32_values};
-pub use crate::segment::Mask;
+pub use crate::frame::Mask;
 use anchors::Anchor;
 use landmarks::{AUX_START, Landmark};
 use tracking::{FrameLandmarks, Tracker};
@@ -144,7 +144,7 @@ pub struct Keypoint {
 pub struct Pose {
     /// Pose presence probability.
     pub score: f32,
-    /// The 33 keypoints in [`keypoints::NAMES`] order, image pixels.
+    /// The 33 keypoints in [`NAMES`] order, image pixels.
     pub keypoints: Vec<Keypoint>,
     /// The same 33 keypoints in metres, origin between the hips, upright in the image's frame.
     pub keypoints_3d: Vec<Keypoint>,
@@ -238,6 +238,27 @@ fn check_outputs(kind: ModelKind, outputs: &[Vec<f32>], sizes: &[usize]) -> Resu
         });
     }
     Ok(())
+}
+
+impl Pose {
+    /// The person as the rules take it, keypoints normalised to a `width × height` frame.
+    pub fn body(&self, width: u32, height: u32) -> Body {
+        let mut body = Body {
+            score: self.score,
+            image: [[0.0; 2]; NUM_KEYPOINTS],
+            world: [[0.0; 3]; NUM_KEYPOINTS],
+            visibility: [0.0; NUM_KEYPOINTS],
+        };
+        let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+        for (i, kp) in self.keypoints.iter().take(NUM_KEYPOINTS).enumerate() {
+            body.image[i] = [kp.x / w, kp.y / h];
+            body.visibility[i] = kp.score;
+        }
+        for (i, kp) in self.keypoints_3d.iter().take(NUM_KEYPOINTS).enumerate() {
+            body.world[i] = [kp.x, kp.y, kp.z];
+        }
+        body
+    }
 }
 
 impl PoseEstimator {
@@ -345,11 +366,11 @@ impl PoseEstimator {
         let world = landmarks::world(&outputs[4], roi.rotation)
             .into_iter()
             .zip(&raw)
-            .take(keypoints::NUM_KEYPOINTS)
+            .take(NUM_KEYPOINTS)
             .map(|([x, y, z], l)| Landmark { x, y, z, ..*l })
             .collect();
         let mut frame = FrameLandmarks {
-            body: projected[..keypoints::NUM_KEYPOINTS].to_vec(),
+            body: projected[..NUM_KEYPOINTS].to_vec(),
             world,
             aux: [projected[AUX_START], projected[AUX_START + 1]],
         };
@@ -370,7 +391,7 @@ impl PoseEstimator {
         });
         let named = |lms: &[Landmark]| -> Vec<Keypoint> {
             lms.iter()
-                .zip(keypoints::NAMES)
+                .zip(NAMES)
                 .map(|(l, name)| Keypoint {
                     name,
                     x: l.x,

@@ -27,7 +27,8 @@
 //! ## Examples
 //! ```
 //! use bodyzone::segment::render::{self, Rgba};
-//! use bodyzone::segment::{Mask, Segmentation, selfie_label};
+//! use bodyzone::frame::Mask;
+use bodyzone::segment::{Segmentation, selfie_label};
 //! use image::{Rgb, RgbImage};
 //!
 //! // A 96×48 frame with a "person" in the middle 20 columns.
@@ -62,7 +63,8 @@ pub use image::Rgba;
 use image::imageops::{self, FilterType};
 use image::{RgbImage, RgbaImage};
 
-use super::{Mask, Segmentation, to_u8};
+use crate::frame::{Mask, to_u8};
+use super::Segmentation;
 
 /// The largest blur (standard deviation in pixels) accepted; TF.js documents 0–20.
 pub const MAX_BLUR: u32 = 100;

@@ -4,7 +4,8 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Frame, FrameSource, SourceError};
+use crate::frame::Frame;
+use super::{FrameSource, SourceError};
 use crate::files;
 
 /// One image, or every image of a directory in natural name order (`frame2` before `frame10`).

@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Frame, FrameSource, OpenOptions, SourceError};
+use crate::frame::Frame;
+use super::{FrameSource, OpenOptions, SourceError};
 
 /// A device that blocks until its next frame.
 pub trait Capture: Send {

@@ -16,7 +16,8 @@
 //!
 //! ## Examples
 //! ```
-//! use bodyzone::source::{self, Converter, OpenOptions, SourceSpec};
+//! use bodyzone::frame::Converter;
+//! use bodyzone::source::{self, OpenOptions, SourceSpec};
 //! let spec: SourceSpec = "synthetic:320x240@10:frames=3".parse().unwrap();
 //! let mut src = source::open(&spec, &OpenOptions::default()).unwrap();
 //! let mut conv = Converter::new();
@@ -45,7 +46,6 @@
 
 mod file;
 mod live;
-mod pixel;
 mod spec;
 mod stdin;
 mod synthetic;
@@ -56,84 +56,16 @@ mod video;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use image::RgbImage;
+use crate::frame::{ConvertError, Frame, PixelFormat};
 
 pub use file::ImageSource;
 pub use live::{Backoff, Capture, Live, Opener};
-pub use pixel::{ConvertError, Converter, PixelFormat, RawImage, YuvMode};
 pub use spec::{PathKind, SourceSpec, V4l2Spec};
 pub use stdin::RawReader;
 pub use synthetic::Synthetic;
 #[cfg(feature = "camera")]
 pub use v4l2::{DeviceInfo, FormatInfo, SizeInfo, V4l2Capture, device_info, list_devices};
 pub use video::VideoSource;
-
-/// One frame in its source's pixel format.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Frame {
-    /// The buffer: rows of `stride` bytes (planes following for 4:2:0), or one JPEG for MJPEG.
-    pub data: Vec<u8>,
-    pub format: PixelFormat,
-    pub width: u32,
-    pub height: u32,
-    /// Bytes per row of the first plane (may exceed the pixels' width: driver padding).
-    pub stride: usize,
-    /// How YUV data maps to RGB (ignored for RGB; MJPEG decodes as JPEG full range).
-    pub yuv: YuvMode,
-    /// File sources: presentation time in the file. Live sources: time since the source opened,
-    /// taken when the frame was dequeued.
-    pub timestamp: Duration,
-    /// Counts every frame the source produced, so a gap is a dropped frame.
-    pub sequence: u64,
-}
-
-impl Frame {
-    /// An empty frame whose buffer a source fills in.
-    pub fn empty() -> Frame {
-        Frame {
-            data: Vec::new(),
-            format: PixelFormat::Rgb24,
-            width: 0,
-            height: 0,
-            stride: 0,
-            yuv: YuvMode::default(),
-            timestamp: Duration::ZERO,
-            sequence: 0,
-        }
-    }
-
-    pub fn from_rgb(image: RgbImage, timestamp: Duration, sequence: u64) -> Frame {
-        Frame {
-            width: image.width(),
-            height: image.height(),
-            stride: 3 * image.width() as usize,
-            data: image.into_raw(),
-            format: PixelFormat::Rgb24,
-            yuv: YuvMode::default(),
-            timestamp,
-            sequence,
-        }
-    }
-
-    /// The buffer with its layout, for a [`Converter`].
-    pub fn raw(&self) -> RawImage<'_> {
-        RawImage {
-            data: &self.data,
-            format: self.format,
-            width: self.width,
-            height: self.height,
-            stride: self.stride,
-            yuv: self.yuv,
-        }
-    }
-
-    /// A new full-size RGB image (allocates; in a loop prefer a [`Converter`] and one image).
-    pub fn to_rgb_image(&self) -> Result<RgbImage, ConvertError> {
-        let mut out = RgbImage::new(self.width, self.height);
-        Converter::new().to_rgb(&self.raw(), &mut out)?;
-        Ok(out)
-    }
-}
 
 /// Anything that yields frames.
 pub trait FrameSource: Send {

@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::{PixelFormat, SourceError, YuvMode};
+use crate::frame::{PixelFormat, YuvMode};
+use super::SourceError;
 use crate::files::is_image_path;
 
 /// A parsed `--source`.

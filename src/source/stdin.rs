@@ -3,7 +3,8 @@
 
 use std::io::Read;
 
-use super::{Capture, Frame, PixelFormat, SourceError, YuvMode};
+use crate::frame::{Frame, PixelFormat, YuvMode};
+use super::{Capture, SourceError};
 
 /// Reads fixed-size frames of one raw format; the end of the stream at a frame boundary is the
 /// end of the source, anywhere else [`SourceError::Truncated`].

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use image::{Rgb, RgbImage};
 
-use super::{Frame, FrameSource, SourceError};
+use crate::frame::Frame;
+use super::{FrameSource, SourceError};
 
 /// Seconds per squat and per left-right drift.
 const SQUAT_PERIOD: f32 = 2.0;

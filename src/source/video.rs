@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Frame, FrameSource, PixelFormat, SourceError, YuvMode};
+use crate::frame::{Frame, PixelFormat, YuvMode};
+use super::{FrameSource, SourceError};
 
 /// A video file's frames as RGB, every frame in order.
 pub struct VideoSource {

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use bodyzone::pose::{Keypoint, Mask};
+use bodyzone::frame::Mask;
+use bodyzone::pose::Keypoint;
 use serde::Deserialize;
 
 pub fn fixture(path: &str) -> PathBuf {

@@ -49,7 +49,7 @@ use embedded_graphics::prelude::Size;
 
 use crate::config::DisplayConfig;
 use crate::pose::Keypoint;
-use crate::segment::Mask;
+use crate::frame::Mask;
 
 pub use canvas::Canvas;
 pub use fb::{Bitfield, FbInfo, Framebuffer};
@@ -87,7 +87,7 @@ pub struct DisplayState<'a> {
     pub mask: Option<&'a Mask>,
     /// Keypoints in frame pixels, with visibility scores.
     pub keypoints: &'a [Keypoint],
-    /// Index pairs into `keypoints` to join with a line ([`crate::pose::keypoints::SKELETON`]).
+    /// Index pairs into `keypoints` to join with a line ([`crate::body::SKELETON`]).
     pub skeleton: &'a [(usize, usize)],
     pub zones: &'a [ZoneView<'a>],
     /// The zone the status line is about (the occupied one).

@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use bodyzone::exercise::Pose;
+//! use bodyzone::body::Posture;
 //! use bodyzone::exercise::events::{Event, EventKind};
 //! use bodyzone::output::gpio::{FakePin, GpioOutput, Level, Mode, Rule};
 //!
@@ -28,7 +28,7 @@
 //! let rule = Rule::new("rep@mat".parse().unwrap(), Mode::Pulse(Duration::from_millis(200)));
 //! let mut gpio = GpioOutput::new(vec![(rule, Box::new(pin.clone()))]).unwrap();
 //! let t0 = Instant::now();
-//! gpio.handle(&Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat), t0);
+//! gpio.handle(&Event::new(0, 0, "mat", EventKind::Rep).with_pose(Posture::Squat), t0);
 //! gpio.tick(t0 + Duration::from_millis(250));
 //! assert_eq!(pin.levels(), [Level::Low, Level::High, Level::Low]);
 //! ```
@@ -56,7 +56,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::exercise::Pose;
+use crate::body::Posture;
 use crate::exercise::events::{Event, EventKind, EventSink, SinkError};
 use crate::process;
 
@@ -105,7 +105,7 @@ pub enum Trigger {
     /// `zone:mat`: a person is in the zone.
     Zone { zone: String },
     /// `pose:squat@mat`: a person in the zone holds the pose.
-    Pose { pose: String, zone: String },
+    Posture { pose: String, zone: String },
     /// `rep@mat`: a repetition was counted in the zone (an instant: pulse mode only).
     Rep { zone: String },
 }
@@ -127,7 +127,7 @@ impl FromStr for Trigger {
             Ok(Trigger::Zone { zone: name(zone)? })
         } else if let Some(rest) = text.strip_prefix("pose:") {
             let (pose, zone) = rest.split_once('@').ok_or_else(bad)?;
-            Ok(Trigger::Pose {
+            Ok(Trigger::Posture {
                 pose: name(pose)?,
                 zone: name(zone)?,
             })
@@ -143,7 +143,7 @@ impl Trigger {
     /// The zone whose events drive it.
     pub fn zone(&self) -> &str {
         match self {
-            Trigger::Zone { zone } | Trigger::Pose { zone, .. } | Trigger::Rep { zone } => zone,
+            Trigger::Zone { zone } | Trigger::Posture { zone, .. } | Trigger::Rep { zone } => zone,
         }
     }
 }
@@ -152,7 +152,7 @@ impl std::fmt::Display for Trigger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Trigger::Zone { zone } => write!(f, "zone:{zone}"),
-            Trigger::Pose { pose, zone } => write!(f, "pose:{pose}@{zone}"),
+            Trigger::Posture { pose, zone } => write!(f, "pose:{pose}@{zone}"),
             Trigger::Rep { zone } => write!(f, "rep@{zone}"),
         }
     }
@@ -314,7 +314,7 @@ impl GpioOutput {
 
     /// Updates the pins for one event.
     pub fn handle(&mut self, event: &Event, now: Instant) {
-        let pose = event.pose.map(Pose::name);
+        let pose = event.pose.map(Posture::name);
         for channel in &mut self.channels {
             let fired = match (&channel.rule.trigger, event.kind) {
                 (trigger, _) if trigger.zone() != event.zone => false,
@@ -323,15 +323,15 @@ impl GpioOutput {
                     true
                 }
                 // Leaving the zone ends the pose even if the pose_end event was never sent.
-                (Trigger::Zone { .. } | Trigger::Pose { .. }, EventKind::Exit) => {
+                (Trigger::Zone { .. } | Trigger::Posture { .. }, EventKind::Exit) => {
                     channel.holds = false;
                     false
                 }
-                (Trigger::Pose { pose: p, .. }, EventKind::PoseStart) if pose == Some(p) => {
+                (Trigger::Posture { pose: p, .. }, EventKind::PoseStart) if pose == Some(p) => {
                     channel.holds = true;
                     true
                 }
-                (Trigger::Pose { pose: p, .. }, EventKind::PoseEnd) if pose == Some(p) => {
+                (Trigger::Posture { pose: p, .. }, EventKind::PoseEnd) if pose == Some(p) => {
                     channel.holds = false;
                     false
                 }
@@ -484,7 +484,7 @@ mod tests {
         }
         assert_eq!(
             "pose:squat@mat".parse::<Trigger>().unwrap(),
-            Trigger::Pose {
+            Trigger::Posture {
                 pose: "squat".into(),
                 zone: "mat".into()
             }
@@ -515,7 +515,7 @@ mod tests {
         gpio.handle(&Event::new(0, 0, "mat", EventKind::Enter), t);
         assert_eq!(gpio.states(), [true]);
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat),
+            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Posture::Squat),
             t,
         );
         gpio.handle(&Event::new(0, 0, "mat", EventKind::Exit), t);
@@ -527,23 +527,23 @@ mod tests {
         let (mut gpio, pins) = output(vec![rule("pose:squat@mat", Mode::Level)]);
         let t = Instant::now();
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Plank),
+            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Posture::Plank),
             t,
         );
         gpio.handle(
-            &Event::new(0, 0, "other", EventKind::PoseStart).with_pose(Pose::Squat),
+            &Event::new(0, 0, "other", EventKind::PoseStart).with_pose(Posture::Squat),
             t,
         );
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat),
+            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Posture::Squat),
             t,
         );
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::PoseEnd).with_pose(Pose::Squat),
+            &Event::new(0, 0, "mat", EventKind::PoseEnd).with_pose(Posture::Squat),
             t,
         );
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Pose::Squat),
+            &Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Posture::Squat),
             t,
         );
         gpio.handle(&Event::new(0, 0, "mat", EventKind::Exit), t);
@@ -555,13 +555,13 @@ mod tests {
         let (mut gpio, pins) = output(vec![rule("rep@mat", Mode::Pulse(MS(100)))]);
         let t = Instant::now();
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat),
+            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Posture::Squat),
             t,
         );
         gpio.tick(t + MS(50));
         assert_eq!(gpio.states(), [true]);
         gpio.handle(
-            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Pose::Squat),
+            &Event::new(0, 0, "mat", EventKind::Rep).with_pose(Posture::Squat),
             t + MS(90),
         );
         gpio.tick(t + MS(150));
