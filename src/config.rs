@@ -108,6 +108,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use crate::body::{self, Posture};
 use crate::exercise::{ClassifierParams, RepRule};
 use crate::model::ModelKind;
+use crate::output::display::DisplayConfig;
 use crate::output::gpio::{Level, Mode, PinAddress, Rule, Trigger};
 use crate::source::SourceSpec;
 use crate::hold::Hold;
@@ -167,17 +168,6 @@ pub struct OutputConfig {
     /// `[[output.gpio]]`, in file order, ready for [`crate::output::gpio::GpioOutput::open`].
     pub gpio: Vec<(PinAddress, Rule)>,
     pub display: Option<DisplayConfig>,
-}
-
-/// `[output.display]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DisplayConfig {
-    /// An SSD1306 128×64 OLED on an I²C bus.
-    Ssd1306 { device: PathBuf, address: u8 },
-    /// A Linux framebuffer device.
-    Framebuffer { device: PathBuf },
-    /// A PNG of what a panel would show, rewritten atomically.
-    Png { path: PathBuf },
 }
 
 /// What went wrong reading a config.

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use bodyzone::config::{Config, ConfigError, DisplayConfig};
+use bodyzone::config::{Config, ConfigError};
+use bodyzone::output::display::DisplayConfig;
 use bodyzone::body::Posture;
 use bodyzone::model::ModelKind;
 use bodyzone::output::gpio::{Mode, PinAddress, Trigger};

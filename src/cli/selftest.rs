@@ -277,7 +277,7 @@ fn check_camera(spec: &SourceSpec, config: &Config) -> anyhow::Result<String> {
     ))
 }
 
-fn check_display(config: &bodyzone::config::DisplayConfig) -> anyhow::Result<String> {
+fn check_display(config: &bodyzone::output::display::DisplayConfig) -> anyhow::Result<String> {
     let mut panel = display::open(config)?;
     let image = person();
     let state = DisplayState {

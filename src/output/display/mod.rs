@@ -47,7 +47,6 @@ use std::time::{Duration, Instant};
 
 use embedded_graphics::prelude::Size;
 
-use crate::config::DisplayConfig;
 use crate::pose::Keypoint;
 use crate::frame::Mask;
 
@@ -56,6 +55,17 @@ pub use fb::{Bitfield, FbInfo, Framebuffer};
 pub use oled::{OLED_SIZE, Oled};
 pub use png::PngSink;
 pub use render::{render_oled, render_panel, status_headline, status_line, zone_colour};
+
+/// Which display, as `[output.display]` in the config names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplayConfig {
+    /// An SSD1306 128×64 OLED on an I²C bus.
+    Ssd1306 { device: PathBuf, address: u8 },
+    /// A Linux framebuffer device.
+    Framebuffer { device: PathBuf },
+    /// A PNG of what a panel would show, rewritten atomically.
+    Png { path: PathBuf },
+}
 
 /// What a zone looks like right now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
