@@ -11,8 +11,9 @@
 //!
 //! ## Examples
 //! ```no_run
-//! use bodyzone::bench::{BenchConfig, BenchModel};
-//! let report = bodyzone::bench::run(&BenchConfig { iters: 20, ..BenchConfig::new(BenchModel::Landscape) })?;
+//! use bodyzone::bench::BenchConfig;
+//! use bodyzone::model::ModelKind;
+//! let report = bodyzone::bench::run(&BenchConfig { iters: 20, ..BenchConfig::new(ModelKind::SelfieLandscape) })?;
 //! println!("inference {:.2} ms", report.stages.inference.median_ms);
 //! # Ok::<(), bodyzone::bench::BenchError>(())
 //! ```
@@ -27,88 +28,43 @@ use tract_onnx::prelude::tract_linalg::multithread::{Executor, multithread_tract
 use crate::model::profile::NodeTime;
 use crate::model::{Model, ModelError, ModelKind, Precision};
 use crate::platform::Platform;
-use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
-use crate::segment::{Segmenter, SegmenterConfig, SelfieModel};
+use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig};
+use crate::segment::{Segmenter, SegmenterConfig};
 use crate::source::Synthetic;
 
 /// The frame size the end-to-end stage is defined on (RGB in, mask at this size out).
 pub const FRAME_SIZE: (u32, u32) = (1280, 720);
 
-/// Which pipeline to time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BenchModel {
-    Landscape,
-    General,
-    PoseLite,
-    PoseFull,
-}
+/// The networks `bench` times: for pose, the whole pipeline with this landmark model.
+pub const MODELS: [ModelKind; 4] = [
+    ModelKind::SelfieLandscape,
+    ModelKind::SelfieGeneral,
+    ModelKind::PoseLite,
+    ModelKind::PoseFull,
+];
 
-impl BenchModel {
-    /// The network timed in the inference stage (for pose: the landmark model).
-    pub fn kind(self) -> ModelKind {
-        match self {
-            BenchModel::Landscape => ModelKind::SelfieLandscape,
-            BenchModel::General => ModelKind::SelfieGeneral,
-            BenchModel::PoseLite => ModelKind::PoseLite,
-            BenchModel::PoseFull => ModelKind::PoseFull,
+/// The repository path of the ONNX file a peer should time for `model` at `precision`: for
+/// int8, ONNX Runtime's own quantization of the same 1×1 convolutions (`models/*_int8.onnx`,
+/// see `models/README.md`; pose-full has none and falls back to the f32 file), otherwise the
+/// f32 file.
+pub fn peer_onnx(model: ModelKind, precision: Precision) -> String {
+    let file = model.file_name();
+    match (precision, model) {
+        (
+            Precision::Int8,
+            ModelKind::SelfieLandscape | ModelKind::SelfieGeneral | ModelKind::PoseLite,
+        ) => {
+            format!("models/{}_int8.onnx", file.trim_end_matches(".onnx"))
         }
-    }
-
-    /// The repository path of the ONNX file a peer should time for this model at `precision`:
-    /// for int8, ONNX Runtime's own quantization of the same 1×1 convolutions
-    /// (`models/*_int8.onnx`, see `models/README.md`; pose-full has none and falls back to the
-    /// f32 file), otherwise the f32 file.
-    pub fn peer_onnx(self, precision: Precision) -> String {
-        let file = self.kind().file_name();
-        match (precision, self) {
-            (
-                Precision::Int8,
-                BenchModel::Landscape | BenchModel::General | BenchModel::PoseLite,
-            ) => {
-                format!("models/{}_int8.onnx", file.trim_end_matches(".onnx"))
-            }
-            _ => format!("models/{file}"),
-        }
-    }
-
-    /// The name on the command line and in the JSON report.
-    pub fn name(self) -> &'static str {
-        match self {
-            BenchModel::Landscape => "landscape",
-            BenchModel::General => "general",
-            BenchModel::PoseLite => "pose-lite",
-            BenchModel::PoseFull => "pose-full",
-        }
-    }
-}
-
-impl fmt::Display for BenchModel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for BenchModel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            BenchModel::Landscape,
-            BenchModel::General,
-            BenchModel::PoseLite,
-            BenchModel::PoseFull,
-        ]
-        .into_iter()
-        .find(|m| m.name() == s)
-        .ok_or_else(|| {
-            format!("unknown model `{s}`: expected landscape, general, pose-lite or pose-full")
-        })
+        _ => format!("models/{file}"),
     }
 }
 
 /// What to time and how long.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    pub model: BenchModel,
+    /// One of [`MODELS`].
+    pub model: ModelKind,
     pub precision: Precision,
     /// Threads for tract's matrix products; 1 runs everything on the calling thread.
     pub threads: usize,
@@ -122,7 +78,7 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     /// One thread, 20 warm-up and 200 timed frames of the synthetic frame.
-    pub fn new(model: BenchModel) -> BenchConfig {
+    pub fn new(model: ModelKind) -> BenchConfig {
         BenchConfig {
             model,
             precision: Precision::F32,
@@ -285,15 +241,18 @@ pub fn run(config: &BenchConfig) -> Result<Report, BenchError> {
         n => Executor::multithread(n),
     };
     let image = config.image.clone().unwrap_or_else(synthetic_frame);
-    let samples = multithread_tract_scope(executor, || match config.model {
-        BenchModel::Landscape | BenchModel::General => time_segmenter(config, &image),
-        BenchModel::PoseLite | BenchModel::PoseFull => time_pose(config, &image),
+    let samples = multithread_tract_scope(executor, || {
+        if ModelKind::SELFIE.contains(&config.model) {
+            time_segmenter(config, &image)
+        } else {
+            time_pose(config, &image)
+        }
     })?;
     Ok(Report {
         model: config.model.name().to_owned(),
         precision: config.precision.to_string(),
         threads: config.threads,
-        onnx: config.model.peer_onnx(config.precision),
+        onnx: peer_onnx(config.model, config.precision),
         iters: config.iters,
         frame: image.dimensions(),
         stages: samples.stages(),
@@ -313,7 +272,7 @@ pub fn profile(config: &BenchConfig) -> Result<Vec<NodeTime>, BenchError> {
         1 => Executor::SingleThread,
         n => Executor::multithread(n),
     };
-    let kind = config.model.kind();
+    let kind = config.model;
     let mut model = Model::load(kind, config.precision, None)?;
     let shape = kind.input_shape();
     let len = shape.iter().product::<usize>();
@@ -331,12 +290,8 @@ pub fn profile(config: &BenchConfig) -> Result<Vec<NodeTime>, BenchError> {
 }
 
 fn time_segmenter(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchError> {
-    let model = match config.model {
-        BenchModel::General => SelfieModel::General,
-        _ => SelfieModel::Landscape,
-    };
     let mut segmenter = Segmenter::new(SegmenterConfig {
-        model,
+        model: config.model,
         precision: config.precision,
         model_path: None,
     })?;
@@ -368,14 +323,10 @@ fn time_frames<E>(
 }
 
 fn time_pose(config: &BenchConfig, image: &RgbImage) -> Result<Samples, BenchError> {
-    let model = match config.model {
-        BenchModel::PoseFull => PoseModel::Full,
-        _ => PoseModel::Lite,
-    };
     // Tracking mode, as on a camera: after the first frame the detector only runs when the
     // tracked person is lost, so the steady state is crop → landmarks → decode.
     let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
-        model,
+        model: config.model,
         precision: config.precision,
         ..PoseEstimatorConfig::default()
     })?;
@@ -426,17 +377,11 @@ mod tests {
 
     #[test]
     fn model_names_round_trip() {
-        for m in [
-            BenchModel::Landscape,
-            BenchModel::General,
-            BenchModel::PoseLite,
-            BenchModel::PoseFull,
-        ] {
-            assert_eq!(m.name().parse::<BenchModel>().unwrap(), m);
+        for m in MODELS {
+            assert_eq!(ModelKind::parse_among(m.name(), &MODELS).unwrap(), m);
         }
         assert!(
-            "heavy"
-                .parse::<BenchModel>()
+            ModelKind::parse_among("heavy", &MODELS)
                 .unwrap_err()
                 .contains("pose-lite")
         );
@@ -447,7 +392,7 @@ mod tests {
         let report = run(&BenchConfig {
             warmup: 1,
             iters: 3,
-            ..BenchConfig::new(BenchModel::Landscape)
+            ..BenchConfig::new(ModelKind::SelfieLandscape)
         })
         .unwrap();
         let json = serde_json::to_value(&report).unwrap();
@@ -469,19 +414,14 @@ mod tests {
     #[test]
     fn every_peer_file_exists() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for model in [
-            BenchModel::Landscape,
-            BenchModel::General,
-            BenchModel::PoseLite,
-            BenchModel::PoseFull,
-        ] {
+        for model in MODELS {
             for precision in [Precision::F32, Precision::F16, Precision::Int8] {
-                let onnx = model.peer_onnx(precision);
+                let onnx = peer_onnx(model, precision);
                 assert!(root.join(&onnx).is_file(), "{model} {precision}: {onnx}");
             }
         }
         assert_eq!(
-            BenchModel::General.peer_onnx(Precision::Int8),
+            peer_onnx(ModelKind::SelfieGeneral, Precision::Int8),
             "models/selfie_segmentation_int8.onnx"
         );
     }
@@ -492,7 +432,7 @@ mod tests {
             precision: Precision::Int8,
             warmup: 0,
             iters: 1,
-            ..BenchConfig::new(BenchModel::Landscape)
+            ..BenchConfig::new(ModelKind::SelfieLandscape)
         })
         .unwrap();
         assert_eq!(report.precision, "int8");
@@ -508,7 +448,7 @@ mod tests {
             warmup: 0,
             iters: 1,
             threads: 2,
-            ..BenchConfig::new(BenchModel::Landscape)
+            ..BenchConfig::new(ModelKind::SelfieLandscape)
         })
         .unwrap();
         assert_eq!(report.threads, 2);
@@ -516,7 +456,7 @@ mod tests {
 
     #[test]
     fn zero_iterations_or_threads_are_errors() {
-        let cfg = BenchConfig::new(BenchModel::Landscape);
+        let cfg = BenchConfig::new(ModelKind::SelfieLandscape);
         assert!(matches!(
             run(&BenchConfig {
                 iters: 0,

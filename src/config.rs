@@ -313,25 +313,49 @@ macro_rules! names {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct RawModel {
-    segmentation: Option<RawSegmentation>,
-    pose: Option<RawPose>,
+    segmentation: Option<RawNetwork<false>>,
+    pose: Option<RawNetwork<true>>,
     min_pose_score: Option<f32>,
 }
 
-names! {
-    RawSegmentation {
-        General = "general",
-        Landscape = "landscape",
-        Off = "off",
-    }
-}
+/// `segmentation` (`POSE = false`) or `pose`: a network by its [`ModelKind::short_name`], or
+/// `off` (`None`).
+struct RawNetwork<const POSE: bool>(Option<ModelKind>);
 
-names! {
-    RawPose {
-        Lite = "lite",
-        Full = "full",
-        Heavy = "heavy",
-        Off = "off",
+impl<'de, const POSE: bool> Deserialize<'de> for RawNetwork<POSE> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SELFIE: &[&str] = &[
+            ModelKind::SelfieGeneral.short_name(),
+            ModelKind::SelfieLandscape.short_name(),
+            "off",
+        ];
+        const POSE_LANDMARKS: &[&str] = &[
+            ModelKind::PoseLite.short_name(),
+            ModelKind::PoseFull.short_name(),
+            ModelKind::PoseHeavy.short_name(),
+            "off",
+        ];
+        struct Names(&'static [&'static str], &'static [ModelKind]);
+        impl serde::de::Visitor<'_> for Names {
+            type Value = Option<ModelKind>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let quoted: Vec<String> = self.0.iter().map(|n| format!("`{n}`")).collect();
+                write!(f, "one of {}", quoted.join(", "))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                if s == "off" {
+                    return Ok(None);
+                }
+                let kind = ModelKind::parse_among(s, self.1);
+                kind.map(Some).map_err(|_| E::unknown_variant(s, self.0))
+            }
+        }
+        let names = if POSE {
+            Names(POSE_LANDMARKS, &ModelKind::POSE_LANDMARKS)
+        } else {
+            Names(SELFIE, &ModelKind::SELFIE)
+        };
+        d.deserialize_str(names).map(RawNetwork)
     }
 }
 
@@ -734,17 +758,12 @@ impl<'t> Ctx<'t> {
     }
 
     fn model(&mut self, raw: RawModel) -> ModelConfig {
-        let segmentation = match raw.segmentation.unwrap_or(RawSegmentation::Landscape) {
-            RawSegmentation::General => Some(ModelKind::SelfieGeneral),
-            RawSegmentation::Landscape => Some(ModelKind::SelfieLandscape),
-            RawSegmentation::Off => None,
-        };
-        let pose = match raw.pose.unwrap_or(RawPose::Lite) {
-            RawPose::Lite => Some(ModelKind::PoseLite),
-            RawPose::Full => Some(ModelKind::PoseFull),
-            RawPose::Heavy => Some(ModelKind::PoseHeavy),
-            RawPose::Off => None,
-        };
+        // The edge defaults: the selfie model made for 16:9 cameras, and the pose model that is
+        // embedded in the binary (full and heavy are separate files).
+        let segmentation = raw
+            .segmentation
+            .map_or(Some(ModelKind::SelfieLandscape), |n| n.0);
+        let pose = raw.pose.map_or(Some(ModelKind::PoseLite), |n| n.0);
         if segmentation.is_none() && pose.is_none() {
             self.problem(
                 "model",

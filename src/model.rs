@@ -61,6 +61,72 @@ impl ModelKind {
         ModelKind::PoseHeavy,
     ];
 
+    /// The selfie segmentation networks.
+    pub const SELFIE: [ModelKind; 2] = [ModelKind::SelfieGeneral, ModelKind::SelfieLandscape];
+    /// The BlazePose landmark networks, smallest first.
+    pub const POSE_LANDMARKS: [ModelKind; 3] =
+        [ModelKind::PoseLite, ModelKind::PoseFull, ModelKind::PoseHeavy];
+
+    /// The name on command lines, in configs and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::SelfieGeneral => "general",
+            ModelKind::SelfieLandscape => "landscape",
+            ModelKind::PoseDetector => "detector",
+            ModelKind::PoseLite => "pose-lite",
+            ModelKind::PoseFull => "pose-full",
+            ModelKind::PoseHeavy => "pose-heavy",
+        }
+    }
+
+    /// The name where only one kind of network can be meant (`pose --model lite`, the config's
+    /// `pose = "lite"`).
+    pub const fn short_name(self) -> &'static str {
+        match self {
+            ModelKind::SelfieGeneral => "general",
+            ModelKind::SelfieLandscape => "landscape",
+            ModelKind::PoseDetector => "detector",
+            ModelKind::PoseLite => "lite",
+            ModelKind::PoseFull => "full",
+            ModelKind::PoseHeavy => "heavy",
+        }
+    }
+
+    /// One of `allowed` by its [`ModelKind::name`], or by its [`ModelKind::short_name`] where
+    /// all of `allowed` are networks of one kind (the selfie models, the landmark models). The
+    /// error lists what is allowed.
+    pub fn parse_among(text: &str, allowed: &[ModelKind]) -> Result<ModelKind, String> {
+        let short = [&ModelKind::SELFIE[..], &ModelKind::POSE_LANDMARKS[..]]
+            .iter()
+            .any(|group| allowed.iter().all(|k| group.contains(k)));
+        let name = |k: ModelKind| if short { k.short_name() } else { k.name() };
+        allowed
+            .iter()
+            .copied()
+            .find(|&k| name(k) == text || k.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|&k| name(k)).collect();
+                format!("unknown model `{text}`: expected {}", names.join(", "))
+            })
+    }
+
+    /// `Ok(self)` when it is one of `allowed`, else [`ModelError::WrongKind`] saying what
+    /// was expected.
+    pub fn expect(
+        self,
+        allowed: &[ModelKind],
+        expected: &'static str,
+    ) -> Result<ModelKind, ModelError> {
+        if allowed.contains(&self) {
+            Ok(self)
+        } else {
+            Err(ModelError::WrongKind {
+                kind: self,
+                expected,
+            })
+        }
+    }
+
     /// File name in `models/`.
     pub fn file_name(self) -> &'static str {
         match self {
@@ -179,6 +245,12 @@ pub enum ModelError {
         origin: String,
         kind: ModelKind,
         message: String,
+    },
+    /// A network asked to do another network's job (a pose model given to the segmenter).
+    #[error("{kind} is not {expected}")]
+    WrongKind {
+        kind: ModelKind,
+        expected: &'static str,
     },
     /// Inference failed (a bug or an input of the wrong shape).
     #[error("running {kind}: {message}")]

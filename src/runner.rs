@@ -53,9 +53,9 @@ use crate::exercise::{Coach, Observation};
 use crate::model::ModelError;
 use crate::exercise::events::{Event, EventSink, SinkError};
 use crate::pose::filter::smooth_segmentation;
-use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig, PoseModel};
+use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig};
 use crate::frame::Mask;
-use crate::segment::{ModelInput, Segmenter, SegmenterConfig, SelfieModel};
+use crate::segment::{ModelInput, Segmenter, SegmenterConfig};
 use crate::frame::Converter;
 use crate::source::{FrameSource, SourceError};
 use crate::zone::{PresenceGate, PresenceMode};
@@ -145,17 +145,10 @@ impl Pipeline {
     /// Loads the models `config` asks for.
     pub fn new(config: &Config) -> Result<Pipeline, RunError> {
         let segmenter = match config.model.segmentation {
-            Some(kind) => {
-                let model = if kind == crate::model::ModelKind::SelfieGeneral {
-                    SelfieModel::General
-                } else {
-                    SelfieModel::Landscape
-                };
-                Some(Segmenter::new(SegmenterConfig {
-                    model,
-                    ..SegmenterConfig::default()
-                })?)
-            }
+            Some(model) => Some(Segmenter::new(SegmenterConfig {
+                model,
+                ..SegmenterConfig::default()
+            })?),
             None => None,
         };
         let needs_mask = config
@@ -163,12 +156,7 @@ impl Pipeline {
             .iter()
             .any(|z| z.presence != PresenceMode::Feet);
         let pose = match config.model.pose {
-            Some(kind) => {
-                let model = match kind {
-                    crate::model::ModelKind::PoseLite => PoseModel::Lite,
-                    crate::model::ModelKind::PoseHeavy => PoseModel::Heavy,
-                    _ => PoseModel::Full,
-                };
+            Some(model) => {
                 Some(PoseEstimator::new(PoseEstimatorConfig {
                     model,
                     enable_smoothing: config.smoothing.landmarks,

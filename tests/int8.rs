@@ -10,9 +10,9 @@
 use std::path::PathBuf;
 
 use bodyzone::files::load_rgb;
-use bodyzone::model::Precision;
-use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, PoseModel};
-use bodyzone::segment::{Segmenter, SegmenterConfig, SelfieModel};
+use bodyzone::model::{ModelKind, Precision};
+use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig};
+use bodyzone::segment::{Segmenter, SegmenterConfig};
 
 const MIN_IOU: f64 = 0.98;
 /// IoU measures an outline: on a mask of a few pixels (`image_to_tensor_input.jpg`, 64×128) one
@@ -55,7 +55,7 @@ fn iou(int8: &[f32], f32: &[f32]) -> (f64, u64) {
     (iou, person)
 }
 
-fn check_masks(model: SelfieModel) {
+fn check_masks(model: ModelKind) {
     let segmenter = |precision| {
         Segmenter::new(SegmenterConfig {
             model,
@@ -86,12 +86,12 @@ fn check_masks(model: SelfieModel) {
 
 #[test]
 fn landscape_int8_mask_matches_f32() {
-    check_masks(SelfieModel::Landscape);
+    check_masks(ModelKind::SelfieLandscape);
 }
 
 #[test]
 fn general_int8_mask_matches_f32() {
-    check_masks(SelfieModel::General);
+    check_masks(ModelKind::SelfieGeneral);
 }
 
 /// Single-person frames: on `three_people.jpg` the detector's choice among three similar scores
@@ -102,7 +102,7 @@ fn pose_lite_int8_keypoints_match_f32() {
         let image = load_rgb(&root().join("tests/fixtures").join(name)).unwrap();
         let estimate = |precision| {
             let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
-                model: PoseModel::Lite,
+                model: ModelKind::PoseLite,
                 static_image_mode: true,
                 precision,
                 ..Default::default()

@@ -3,14 +3,15 @@
 
 mod pose_support;
 
-use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, PoseModel};
+use bodyzone::model::ModelKind;
+use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig};
 use pose_support::*;
 
 const MAX_PX: f32 = 4.0;
 const MAX_M: f32 = 0.03;
 const MIN_IOU: f32 = 0.97;
 
-fn check(model: PoseModel, complexity: u8) {
+fn check(model: ModelKind, complexity: u8) {
     // The JPEG as MediaPipe saw it (OpenCV's libjpeg-turbo): the `image` crate's decoder differs by
     // 1–2 levels on 8% of the values, which moves the low-visibility wrists by up to 57 px.
     let image = image::open(own_fixture("three_people.opencv.png"))
@@ -52,15 +53,15 @@ fn check(model: PoseModel, complexity: u8) {
 
 #[test]
 fn lite_matches_mediapipe() {
-    check(PoseModel::Lite, 0);
+    check(ModelKind::PoseLite, 0);
 }
 
 #[test]
 fn full_matches_mediapipe() {
-    check(PoseModel::Full, 1);
+    check(ModelKind::PoseFull, 1);
 }
 
 #[test]
 fn heavy_matches_mediapipe() {
-    check(PoseModel::Heavy, 2);
+    check(ModelKind::PoseHeavy, 2);
 }

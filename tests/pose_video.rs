@@ -18,7 +18,8 @@
 
 mod pose_support;
 
-use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, PoseModel, mediapipe_solution_timestamp};
+use bodyzone::model::ModelKind;
+use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, mediapipe_solution_timestamp};
 use bodyzone::source::{FrameSource, VideoSource};
 use pose_support::*;
 use serde::Deserialize;
@@ -32,7 +33,7 @@ struct Spread {
     max_px: Vec<Option<Vec<f32>>>,
 }
 
-fn check(video: &str, golden: &str, model: PoseModel, spread: Option<&str>) {
+fn check(video: &str, golden: &str, model: ModelKind, spread: Option<&str>) {
     let mut source = VideoSource::open(&fixture(video)).unwrap();
     let golden = golden_frames(golden);
     let spread = spread.map(|name| {
@@ -107,7 +108,7 @@ fn dance_tracking_matches_mediapipe_full() {
     check(
         "tfjs-models/pose_1.mp4",
         "pose_1.pose1.json",
-        PoseModel::Full,
+        ModelKind::PoseFull,
         None,
     );
 }
@@ -117,7 +118,7 @@ fn squats_tracking_matches_mediapipe_lite() {
     check(
         "demo/squats_mirrored.mp4",
         "squats_mirrored.pose0.json",
-        PoseModel::Lite,
+        ModelKind::PoseLite,
         Some("squats_mirrored.pose0.spread.json"),
     );
 }

@@ -18,7 +18,8 @@
 use std::path::PathBuf;
 
 use bodyzone::files::load_rgb;
-use bodyzone::segment::{Segmenter, SegmenterConfig, SelfieModel};
+use bodyzone::model::ModelKind;
+use bodyzone::segment::{Segmenter, SegmenterConfig};
 
 const MIN_IOU: f64 = 0.998;
 const MAX_MEAN_ABS_DIFF: f64 = 0.005;
@@ -77,7 +78,7 @@ fn compare(ours: &[f32], golden: &image::GrayImage) -> Agreement {
     }
 }
 
-fn check(model: SelfieModel, name: &str) {
+fn check(model: ModelKind, name: &str) {
     let mut segmenter = Segmenter::new(SegmenterConfig {
         model,
         ..Default::default()
@@ -126,10 +127,10 @@ fn check(model: SelfieModel, name: &str) {
 
 #[test]
 fn general_matches_mediapipe() {
-    check(SelfieModel::General, "general");
+    check(ModelKind::SelfieGeneral, "general");
 }
 
 #[test]
 fn landscape_matches_mediapipe() {
-    check(SelfieModel::Landscape, "landscape");
+    check(ModelKind::SelfieLandscape, "landscape");
 }

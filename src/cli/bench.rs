@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bodyzone::bench::{self, BenchConfig, BenchModel, Report, Summary};
+use bodyzone::bench::{self, BenchConfig, Report, Summary};
 use bodyzone::model::profile::{NodeTime, by_op};
-use bodyzone::model::{Precision, quantized};
+use bodyzone::model::{ModelKind, Precision, quantized};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// landscape, general, pose-lite or pose-full.
-    #[arg(long, default_value = "landscape")]
-    model: BenchModel,
+    #[arg(long, default_value = "landscape", value_parser = |s: &str| ModelKind::parse_among(s, &bench::MODELS))]
+    model: ModelKind,
     /// f32, f16 or int8 (the 1×1 convolutions in 8 bits, the rest f32; the report's `onnx` is
     /// then ONNX Runtime's int8 file of the same model).
     #[arg(long, default_value = "f32")]
@@ -56,12 +56,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.profile {
         let times = bench::profile(&config)
-            .with_context(|| format!("profiling {} {}", args.model, args.precision))?;
+            .with_context(|| format!("profiling {} {}", args.model.name(), args.precision))?;
         print_profile(&times)?;
         return Ok(ExitCode::SUCCESS);
     }
     let report = bench::run(&config)
-        .with_context(|| format!("benchmarking {} {}", args.model, args.precision))?;
+        .with_context(|| format!("benchmarking {} {}", args.model.name(), args.precision))?;
     match args.json.as_deref() {
         Some(path) if path.as_os_str() == "-" => {
             let mut out = std::io::stdout().lock();

@@ -11,10 +11,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use bodyzone::files;
-use bodyzone::model::Precision;
+use bodyzone::model::{ModelKind, Precision};
 use bodyzone::body::SKELETON;
 use bodyzone::frame::Mask;
-use bodyzone::pose::{Keypoint, Pose, PoseEstimator, PoseEstimatorConfig, PoseModel};
+use bodyzone::pose::{Keypoint, Pose, PoseEstimator, PoseEstimatorConfig};
 use bodyzone::segment::render;
 use bodyzone::source::{FrameSource, ImageSource, VideoSource};
 use image::{DynamicImage, GrayImage, Rgb, RgbImage, Rgba, RgbaImage};
@@ -26,8 +26,8 @@ pub struct Args {
     /// An image, a video file or a directory of frames.
     input: PathBuf,
     /// Landmark model: lite, full or heavy.
-    #[arg(long, default_value = "full")]
-    model: PoseModel,
+    #[arg(long, default_value = "full", value_parser = |s: &str| ModelKind::parse_among(s, &ModelKind::POSE_LANDMARKS))]
+    model: ModelKind,
     /// Run the detector on every frame, without tracking or smoothing.
     #[arg(long = "static")]
     static_mode: bool,

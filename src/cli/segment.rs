@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use bodyzone::files::{self, is_image_path};
-use bodyzone::model::Precision;
-use bodyzone::segment::{Segmentation, Segmenter, SegmenterConfig, SelfieModel, render};
+use bodyzone::model::{ModelKind, Precision};
+use bodyzone::segment::{Segmentation, Segmenter, SegmenterConfig, render};
 use image::{DynamicImage, RgbImage, Rgba};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -16,8 +16,8 @@ pub struct Args {
     /// An image (JPEG, PNG, WebP…) or a directory of images.
     input: PathBuf,
     /// general (256×256) or landscape (144×256).
-    #[arg(long, default_value = "general")]
-    model: SelfieModel,
+    #[arg(long, default_value = "general", value_parser = |s: &str| ModelKind::parse_among(s, &ModelKind::SELFIE))]
+    model: ModelKind,
     /// f32, f16 or int8.
     #[arg(long, default_value = "f32")]
     precision: Precision,

@@ -16,9 +16,9 @@ use bodyzone::config::Config;
 use bodyzone::model::ModelKind;
 use bodyzone::output::display::{self, DisplayState};
 use bodyzone::output::gpio;
-use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, PoseModel};
+use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig};
 use bodyzone::frame::Mask;
-use bodyzone::segment::{Segmenter, SegmenterConfig, SelfieModel};
+use bodyzone::segment::{Segmenter, SegmenterConfig};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use image::RgbImage;
 
@@ -137,82 +137,48 @@ fn checks(config: &Config) -> Vec<Check<'_>> {
     checks
 }
 
-/// Which pipeline a model belongs to.
-#[derive(Clone, Copy, Debug)]
-enum Network {
-    Selfie(SelfieModel),
-    Pose(PoseModel),
+/// The mask `kind` gave for [`PERSON`] when the binary was made
+/// (`BODYZONE_BLESS=1 cargo test --bin bodyzone selftest` rewrites them); `None` for a network
+/// without one.
+fn golden(kind: ModelKind) -> Option<&'static [u8]> {
+    Some(match kind {
+        ModelKind::SelfieGeneral => include_bytes!("selftest/selfie_segmentation.png"),
+        ModelKind::SelfieLandscape => include_bytes!("selftest/selfie_segmentation_landscape.png"),
+        ModelKind::PoseLite => include_bytes!("selftest/pose_landmark_lite.png"),
+        ModelKind::PoseFull => include_bytes!("selftest/pose_landmark_full.png"),
+        ModelKind::PoseHeavy => include_bytes!("selftest/pose_landmark_heavy.png"),
+        ModelKind::PoseDetector => return None,
+    })
 }
 
-impl Network {
-    const ALL: [Network; 5] = [
-        Network::Selfie(SelfieModel::General),
-        Network::Selfie(SelfieModel::Landscape),
-        Network::Pose(PoseModel::Lite),
-        Network::Pose(PoseModel::Full),
-        Network::Pose(PoseModel::Heavy),
-    ];
-
-    fn of(kind: ModelKind) -> Option<Network> {
-        Network::ALL.into_iter().find(|n| n.kind() == kind)
+/// The person mask of `image`, at its size: the selfie model's, or BlazePose's (detector,
+/// landmarks and segmentation, on the image alone, no tracking).
+fn mask(kind: ModelKind, image: &RgbImage) -> anyhow::Result<Mask> {
+    if ModelKind::SELFIE.contains(&kind) {
+        let mut segmenter = Segmenter::new(SegmenterConfig {
+            model: kind,
+            ..SegmenterConfig::default()
+        })?;
+        let people = segmenter.segment_people(image)?;
+        return Ok(people
+            .into_iter()
+            .next()
+            .context("the model gave no mask")?
+            .mask);
     }
-
-    fn kind(self) -> ModelKind {
-        match self {
-            Network::Selfie(model) => model.kind(),
-            Network::Pose(model) => model.kind(),
-        }
-    }
-
-    /// The mask this network gave for [`PERSON`] when the binary was made
-    /// (`BODYZONE_BLESS=1 cargo test --bin bodyzone selftest` rewrites them).
-    fn golden(self) -> &'static [u8] {
-        match self {
-            Network::Selfie(SelfieModel::General) => {
-                include_bytes!("selftest/selfie_segmentation.png")
-            }
-            Network::Selfie(SelfieModel::Landscape) => {
-                include_bytes!("selftest/selfie_segmentation_landscape.png")
-            }
-            Network::Pose(PoseModel::Lite) => include_bytes!("selftest/pose_landmark_lite.png"),
-            Network::Pose(PoseModel::Full) => include_bytes!("selftest/pose_landmark_full.png"),
-            Network::Pose(PoseModel::Heavy) => include_bytes!("selftest/pose_landmark_heavy.png"),
-        }
-    }
-
-    /// The person mask of `image`, at its size: the selfie model's, or BlazePose's (detector,
-    /// landmarks and segmentation, on the image alone, no tracking).
-    fn mask(self, image: &RgbImage) -> anyhow::Result<Mask> {
-        match self {
-            Network::Selfie(model) => {
-                let mut segmenter = Segmenter::new(SegmenterConfig {
-                    model,
-                    ..SegmenterConfig::default()
-                })?;
-                let people = segmenter.segment_people(image)?;
-                Ok(people
-                    .into_iter()
-                    .next()
-                    .context("the model gave no mask")?
-                    .mask)
-            }
-            Network::Pose(model) => {
-                let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
-                    model,
-                    enable_smoothing: false,
-                    enable_segmentation: true,
-                    static_image_mode: true,
-                    ..PoseEstimatorConfig::default()
-                })?;
-                let person = estimator
-                    .estimate_poses(image, None)?
-                    .into_iter()
-                    .next()
-                    .context("no person found in the built-in picture")?;
-                person.segmentation.context("the model gave no mask")
-            }
-        }
-    }
+    let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
+        model: kind,
+        enable_smoothing: false,
+        enable_segmentation: true,
+        static_image_mode: true,
+        ..PoseEstimatorConfig::default()
+    })?;
+    let person = estimator
+        .estimate_poses(image, None)?
+        .into_iter()
+        .next()
+        .context("no person found in the built-in picture")?;
+    person.segmentation.context("the model gave no mask")
 }
 
 fn person() -> RgbImage {
@@ -221,17 +187,17 @@ fn person() -> RgbImage {
         .to_rgb8()
 }
 
-fn golden_mask(network: Network) -> Mask {
-    let gray = image::load_from_memory(network.golden())
+fn golden_mask(golden: &[u8]) -> Mask {
+    let gray = image::load_from_memory(golden)
         .expect("the built-in goldens are valid PNGs")
         .to_luma8();
     Mask::from_gray(&gray)
 }
 
 fn check_model(kind: ModelKind) -> anyhow::Result<String> {
-    let network = Network::of(kind).with_context(|| format!("{kind} is not a checked model"))?;
-    let mask = network.mask(&person())?;
-    let iou = iou(&mask, &golden_mask(network));
+    let golden = golden(kind).with_context(|| format!("{kind} is not a checked model"))?;
+    let mask = mask(kind, &person())?;
+    let iou = iou(&mask, &golden_mask(golden));
     anyhow::ensure!(
         iou >= MIN_IOU,
         "mask IoU {iou:.4} with the built-in golden, below {MIN_IOU}: this build computes \
@@ -302,18 +268,24 @@ mod tests {
         let image = person();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/selftest");
         let reference = mediapipe_mask(&image);
-        for network in Network::ALL {
-            let mask = network.mask(&image).unwrap();
+        for kind in checked() {
+            let mask = mask(kind, &image).unwrap();
             if std::env::var_os("BODYZONE_BLESS").is_some() {
-                let path = dir.join(format!("{}.png", network.kind()));
+                let path = dir.join(format!("{kind}.png"));
                 mask.to_gray_image().save(&path).unwrap();
                 continue;
             }
-            let iou = iou(&mask, &golden_mask(network));
-            assert!(iou >= MIN_IOU, "{network:?}: IoU {iou} with the golden");
-            let person = super::iou(&golden_mask(network), &reference);
-            assert!(person >= 0.8, "{network:?}: IoU {person} with MediaPipe");
+            let golden = golden_mask(golden(kind).unwrap());
+            let iou = iou(&mask, &golden);
+            assert!(iou >= MIN_IOU, "{kind}: IoU {iou} with the golden");
+            let person = super::iou(&golden, &reference);
+            assert!(person >= 0.8, "{kind}: IoU {person} with MediaPipe");
         }
+    }
+
+    /// The networks with a built-in golden: the selfie and the landmark models.
+    fn checked() -> impl Iterator<Item = ModelKind> {
+        ModelKind::SELFIE.into_iter().chain(ModelKind::POSE_LANDMARKS)
     }
 
     /// MediaPipe's landscape mask of the full-size frame, sampled down to the picture's size.

@@ -15,9 +15,10 @@
 //!
 //! ## Examples
 //! ```no_run
-//! use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig, PoseModel};
+//! use bodyzone::model::ModelKind;
+//! use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig};
 //! let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
-//!     model: PoseModel::Lite,
+//!     model: ModelKind::PoseLite,
 //!     static_image_mode: true,
 //!     ..Default::default()
 //! })?;
@@ -67,30 +68,12 @@ pub fn mediapipe_solution_timestamp(frame: u64) -> Duration {
     Duration::from_micros(STEP_US * (frame + 1))
 }
 
-/// Which landmark model: bigger is more accurate and slower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum PoseModel {
-    Lite,
-    #[default]
-    Full,
-    Heavy,
-}
-
-impl PoseModel {
-    pub fn kind(self) -> ModelKind {
-        match self {
-            PoseModel::Lite => ModelKind::PoseLite,
-            PoseModel::Full => ModelKind::PoseFull,
-            PoseModel::Heavy => ModelKind::PoseHeavy,
-        }
-    }
-}
-
 /// Estimator options; `Default` is TF.js's BlazePose default (full model, smoothing on,
 /// segmentation off, segmentation smoothing on) with MediaPipe's thresholds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoseEstimatorConfig {
-    pub model: PoseModel,
+    /// One of [`ModelKind::POSE_LANDMARKS`]: bigger is more accurate and slower.
+    pub model: ModelKind,
     /// One-euro filtering of keypoints and visibility low-pass across video frames.
     pub enable_smoothing: bool,
     /// Compute the person mask (`Pose::segmentation`).
@@ -113,7 +96,7 @@ pub struct PoseEstimatorConfig {
 impl Default for PoseEstimatorConfig {
     fn default() -> Self {
         PoseEstimatorConfig {
-            model: PoseModel::Full,
+            model: ModelKind::PoseFull,
             enable_smoothing: true,
             enable_segmentation: false,
             smooth_segmentation: true,
@@ -264,13 +247,16 @@ impl Pose {
 impl PoseEstimator {
     /// Loads the detector and the landmark model of `config.model`.
     pub fn new(config: PoseEstimatorConfig) -> Result<PoseEstimator, PoseError> {
+        let kind = config
+            .model
+            .expect(&ModelKind::POSE_LANDMARKS, "a pose landmark model")?;
         let detector = Model::load(
             ModelKind::PoseDetector,
             config.precision,
             config.detector_model_path.as_deref(),
         )?;
         let landmark = Model::load(
-            config.model.kind(),
+            kind,
             config.precision,
             config.landmark_model_path.as_deref(),
         )?;

@@ -12,45 +12,25 @@ use crate::frame::{ConvertError, Converter, Mask, RawImage};
 use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect};
 use crate::model::{Model, ModelError, ModelKind, Precision, f32_values};
 
-/// Which Selfie Segmentation network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SelfieModel {
-    /// 256×256: better on portrait and square images, slower.
-    General,
-    /// 144×256: made for 16:9 video, about half the work.
-    #[default]
-    Landscape,
-}
-
-impl SelfieModel {
-    pub fn kind(self) -> ModelKind {
-        match self {
-            SelfieModel::General => ModelKind::SelfieGeneral,
-            SelfieModel::Landscape => ModelKind::SelfieLandscape,
-        }
-    }
-}
-
-impl std::str::FromStr for SelfieModel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "general" => Ok(SelfieModel::General),
-            "landscape" => Ok(SelfieModel::Landscape),
-            other => Err(format!(
-                "unknown segmentation model `{other}`: expected general or landscape"
-            )),
-        }
-    }
-}
-
 /// How to build a [`Segmenter`], as TF.js's `createSegmenter` config.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SegmenterConfig {
-    pub model: SelfieModel,
+    /// One of [`ModelKind::SELFIE`].
+    pub model: ModelKind,
     pub precision: Precision,
     /// Load the ONNX file from here instead of the embedded model.
     pub model_path: Option<PathBuf>,
+}
+
+impl Default for SegmenterConfig {
+    /// The landscape model (made for 16:9 video, half the general model's work), f32, embedded.
+    fn default() -> Self {
+        SegmenterConfig {
+            model: ModelKind::SelfieLandscape,
+            precision: Precision::F32,
+            model_path: None,
+        }
+    }
 }
 
 /// Time spent in each stage of the last [`Segmenter::segment_people`] call.
@@ -152,7 +132,9 @@ struct Network {
 
 impl Segmenter {
     pub fn new(config: SegmenterConfig) -> Result<Segmenter, ModelError> {
-        let kind = config.model.kind();
+        let kind = config
+            .model
+            .expect(&ModelKind::SELFIE, "a selfie segmentation model")?;
         let model = Model::load(kind, config.precision, config.model_path.as_deref())?;
         let [_, _, h, w] = kind.input_shape();
         Ok(Segmenter {
