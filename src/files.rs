@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
 
 mod jpeg;
+mod listing;
+
+pub use listing::{image_files, natural_cmp};
 
 /// A file that could not be read or written, named.
 #[derive(Debug, thiserror::Error)]

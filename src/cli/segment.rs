@@ -148,12 +148,8 @@ fn jobs(args: &Args) -> anyhow::Result<Vec<Job>> {
             overlay: args.overlay.clone(),
         }]);
     }
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&args.input)
-        .with_context(|| format!("{}: cannot list directory", args.input.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_image_path(p))
-        .collect();
-    inputs.sort();
+    let inputs = files::image_files(&args.input)
+        .with_context(|| format!("{}: cannot list directory", args.input.display()))?;
     if inputs.is_empty() {
         bail!(
             "{}: no images (expected .jpg, .png, .webp…)",

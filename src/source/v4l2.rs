@@ -469,7 +469,7 @@ pub fn list_devices() -> Vec<(PathBuf, Result<DeviceInfo, SourceError>)> {
                 .collect()
         })
         .unwrap_or_default();
-    paths.sort_by(|a, b| super::file::natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+    paths.sort_by(|a, b| crate::files::natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     paths
         .into_iter()
         .map(|p| {
