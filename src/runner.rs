@@ -414,7 +414,7 @@ struct Captured {
 }
 
 /// Runs `pipeline` over `source` until it ends or `opts.stop` is set. `per_frame` sees every
-/// frame's result, with the full-size picture when there is one ([`RunOptions::full_frames`]
+/// frame's result and where the zones stand after it, with the full-size picture when there is one ([`RunOptions::full_frames`]
 /// makes sure there is); events go to every sink in order. Outputs that fail are logged and
 /// skipped; the first sink is the events stream, whose failure stops the run.
 pub fn run_with(
@@ -422,7 +422,7 @@ pub fn run_with(
     pipeline: &mut Pipeline,
     sinks: &mut [&mut dyn EventSink],
     opts: &RunOptions,
-    per_frame: &mut dyn FnMut(Option<&RgbImage>, &FrameResult),
+    per_frame: &mut dyn FnMut(Option<&RgbImage>, &FrameResult, &Coach),
 ) -> Result<RunSummary, RunError> {
     let one_pass = pipeline.one_pass_input().filter(|_| !opts.full_frames);
     info!(
@@ -492,7 +492,7 @@ pub fn run_with(
             Converted::Full(image) => Some(image),
             Converted::Input(_) => None,
         };
-        per_frame(image, &result);
+        per_frame(image, &result, &pipeline.coach);
         // The capture thread may have ended: then the buffer is simply dropped.
         let _ = recycle.send(captured.frame);
         bar.inc(1);
@@ -546,7 +546,7 @@ pub fn run(
     sinks: &mut [&mut dyn EventSink],
     opts: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    run_with(source, pipeline, sinks, opts, &mut |_, _| {})
+    run_with(source, pipeline, sinks, opts, &mut |_, _, _| {})
 }
 
 fn deliver(

@@ -15,9 +15,11 @@ use bodyzone::model::{ModelKind, Precision};
 use bodyzone::body::SKELETON;
 use bodyzone::frame::Mask;
 use bodyzone::pose::{Keypoint, Pose, PoseEstimator, PoseEstimatorConfig};
-use bodyzone::segment::render;
+use bodyzone::output::display::{Canvas, DisplayState, render_scene};
 use bodyzone::source::{FrameSource, ImageSource, VideoSource};
-use image::{DynamicImage, GrayImage, Rgb, RgbImage, Rgba, RgbaImage};
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::Size;
+use image::{DynamicImage, GrayImage, RgbImage};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -179,8 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             files::save_image(&path, &DynamicImage::ImageLuma8(mask))?;
         }
         if let Some(path) = overlay_path {
-            let picture = overlay(&image, &poses)
-                .with_context(|| format!("{}: drawing the overlay", path.display()))?;
+            let picture = overlay(&image, &poses);
             files::save_image(&path, &DynamicImage::ImageRgb8(picture))?;
         }
         frames.push(FrameJson {
@@ -211,78 +212,22 @@ fn write_json(path: &Path, frames: &[FrameJson]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keypoints drawn only where the model thinks they are visible (the TF.js demo's threshold).
-const DRAW_SCORE: f32 = 0.5;
-
-/// The picture with the person tinted (mask probability as opacity) and the skeleton on top.
-fn overlay(image: &RgbImage, poses: &[Pose]) -> Result<RgbImage, render::Error> {
-    let (w, h) = image.dimensions();
-    let mut tint = RgbaImage::new(w, h);
-    for mask in poses.iter().filter_map(|p| p.segmentation.as_ref()) {
-        for (px, &p) in tint.pixels_mut().zip(mask.probabilities()) {
-            *px = Rgba([40, 200, 255, bodyzone::frame::to_u8(p)]);
-        }
-    }
-    let mut out = render::draw_mask(image, &tint, 0.5, 0, false)?;
-    let thickness = (w.max(h) / 300).max(2) as i64;
-    for pose in poses {
-        let kp = &pose.keypoints;
-        for &(a, b) in &SKELETON {
-            if kp[a].score >= DRAW_SCORE && kp[b].score >= DRAW_SCORE {
-                draw_line(
-                    &mut out,
-                    (kp[a].x, kp[a].y),
-                    (kp[b].x, kp[b].y),
-                    thickness,
-                    Rgb([255, 255, 255]),
-                );
-            }
-        }
-        for k in kp.iter().filter(|k| k.score >= DRAW_SCORE) {
-            let colour = if k.name.starts_with("left") {
-                Rgb([255, 140, 0])
-            } else {
-                Rgb([0, 220, 90])
-            };
-            draw_disc(&mut out, (k.x, k.y), thickness + 2, colour);
-        }
-    }
-    Ok(out)
-}
-
-fn draw_disc(image: &mut RgbImage, (cx, cy): (f32, f32), radius: i64, colour: Rgb<u8>) {
-    let (cx, cy) = (cx.round() as i64, cy.round() as i64);
-    for y in cy - radius..=cy + radius {
-        for x in cx - radius..=cx + radius {
-            let inside = (x - cx).pow(2) + (y - cy).pow(2) <= radius * radius;
-            if inside
-                && x >= 0
-                && y >= 0
-                && x < i64::from(image.width())
-                && y < i64::from(image.height())
-            {
-                image.put_pixel(x as u32, y as u32, colour);
-            }
-        }
-    }
-}
-
-fn draw_line(
-    image: &mut RgbImage,
-    from: (f32, f32),
-    to: (f32, f32),
-    thickness: i64,
-    colour: Rgb<u8>,
-) {
-    let steps = (to.0 - from.0)
-        .abs()
-        .max((to.1 - from.1).abs())
-        .ceil()
-        .max(1.0) as usize;
-    for i in 0..=steps {
-        let t = i as f32 / steps as f32;
-        let p = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
-        draw_disc(image, p, thickness / 2, colour);
+/// The picture with the person tinted (mask probability as opacity) and the skeleton on top,
+/// drawn as the display draws a frame.
+fn overlay(image: &RgbImage, poses: &[Pose]) -> RgbImage {
+    let (width, height) = image.dimensions();
+    let mut canvas = Canvas::new(Size::new(width, height), Rgb888::BLACK);
+    let person = poses.first();
+    let state = DisplayState {
+        frame: Some(image),
+        mask: person.and_then(|p| p.segmentation.as_ref()),
+        keypoints: person.map_or(&[], |p| &p.keypoints),
+        skeleton: &SKELETON,
+        ..DisplayState::default()
+    };
+    match render_scene(&state, &mut canvas) {
+        Ok(()) => canvas.to_rgb_image(),
+        Err(never) => match never {},
     }
 }
 
@@ -297,14 +242,5 @@ mod tests {
             overlay_dir: None,
         };
         assert_eq!(out.paths(7), (Some(PathBuf::from("m/00007.png")), None));
-    }
-
-    #[test]
-    fn lines_stay_inside_the_image() {
-        let mut img = RgbImage::new(10, 10);
-        draw_line(&mut img, (-5.0, 5.0), (20.0, 5.0), 2, Rgb([255, 0, 0]));
-        assert_eq!(*img.get_pixel(0, 5), Rgb([255, 0, 0]));
-        assert_eq!(*img.get_pixel(9, 5), Rgb([255, 0, 0]));
-        assert_eq!(*img.get_pixel(5, 0), Rgb([0, 0, 0]));
     }
 }

@@ -11,19 +11,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bodyzone::config::Config;
-use bodyzone::body::Posture;
 use bodyzone::files::AtomicFile;
-use bodyzone::output::display::{self, Display, DisplayState, ZoneState, ZoneView};
-use bodyzone::exercise::events::{Event, EventKind, EventSink, SinkError};
+use bodyzone::output::display::{self, Display, DisplayState};
+use bodyzone::exercise::events::{Event, EventSink, SinkError};
 use bodyzone::output::events::JsonLines;
 use bodyzone::output::gpio::GpioOutput;
 use bodyzone::process;
 use bodyzone::output::notify::Notifier;
-use bodyzone::pose::Keypoint;
-use bodyzone::body::{NAMES, SKELETON};
+use bodyzone::body::SKELETON;
 use bodyzone::runner::{self, FrameResult, Pipeline, RunOptions, RunSummary};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
-use image::RgbImage;
 use tracing::warn;
 
 #[derive(clap::Args)]
@@ -73,8 +70,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `bodyzone demo` does with each full-size frame and its result.
-pub(crate) type DrawFrame<'a> = dyn FnMut(&RgbImage, &FrameResult) -> anyhow::Result<()> + 'a;
+/// What `bodyzone demo` does with each frame as the display would show it, and its result.
+pub(crate) type DrawFrame<'a> =
+    dyn FnMut(&DisplayState<'_>, &FrameResult) -> anyhow::Result<()> + 'a;
 
 /// Opens the source and the outputs, loads the models and runs the loop, events to `events`
 /// (stdout when `None` or `-`). Shared with `bodyzone demo`, which draws each frame in
@@ -135,7 +133,6 @@ pub(crate) fn execute(
         full_frames: display.is_some() || per_frame.is_some(),
         ..RunOptions::default()
     };
-    let mut board = Scoreboard::new(config);
     let mut fps = FpsMeter::default();
     let mut drawing_error = None;
     let summary = runner::run_with(
@@ -143,12 +140,15 @@ pub(crate) fn execute(
         &mut pipeline,
         &mut sinks,
         &options,
-        &mut |image, result| {
+        &mut |image, result, coach| {
             let now = Instant::now();
-            board.update(&result.events);
             let fps = fps.frame(now);
-            let keypoints = keypoints(result);
-            let zones = board.views(config);
+            let keypoints = result
+                .body
+                .as_ref()
+                .map(|body| display::keypoints(body, result.frame_size))
+                .unwrap_or_default();
+            let zones = display::zone_views(coach);
             let state = DisplayState {
                 frame: image,
                 mask: result.mask.as_deref(),
@@ -156,7 +156,7 @@ pub(crate) fn execute(
                 skeleton: &SKELETON,
                 zones: &zones,
                 fps,
-                ..board.focus()
+                ..DisplayState::focus(coach)
             };
             if let Some(display) = display.as_mut() {
                 display.update(&state, now);
@@ -165,8 +165,8 @@ pub(crate) fn execute(
                 systemd.frame(&state, now);
             }
             if drawing_error.is_none() {
-                if let (Some(per_frame), Some(image)) = (&mut per_frame, image) {
-                    drawing_error = per_frame(image, result).err();
+                if let Some(per_frame) = &mut per_frame {
+                    drawing_error = per_frame(&state, result).err();
                 }
             }
         },
@@ -182,106 +182,6 @@ pub(crate) fn execute(
         file.commit()?;
     }
     Ok(summary)
-}
-
-/// The 33 keypoints in frame pixels, for drawing.
-fn keypoints(result: &FrameResult) -> Vec<Keypoint> {
-    let Some(body) = &result.body else {
-        return Vec::new();
-    };
-    let (w, h) = (result.frame_size.0 as f32, result.frame_size.1 as f32);
-    NAMES
-        .iter()
-        .zip(body.image.iter().zip(&body.visibility))
-        .map(|(&name, (&[x, y], &score))| Keypoint {
-            name,
-            x: x * w,
-            y: y * h,
-            z: 0.0,
-            score,
-        })
-        .collect()
-}
-
-/// What each zone shows, kept up to date from the events.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct ZoneStatus {
-    inside: bool,
-    pose: Option<Posture>,
-    /// Reps since the person entered; kept after they leave, until someone enters again.
-    reps: u32,
-}
-
-struct Scoreboard {
-    names: Vec<String>,
-    zones: Vec<ZoneStatus>,
-    /// The zone of the latest event: the one the status line is about.
-    focus: Option<usize>,
-}
-
-impl Scoreboard {
-    fn new(config: &Config) -> Self {
-        Self {
-            names: config.zones.iter().map(|z| z.name.clone()).collect(),
-            zones: vec![ZoneStatus::default(); config.zones.len()],
-            focus: None,
-        }
-    }
-
-    fn update(&mut self, events: &[Event]) {
-        for event in events {
-            let Some(i) = self.names.iter().position(|n| *n == event.zone) else {
-                continue;
-            };
-            let zone = &mut self.zones[i];
-            match event.kind {
-                EventKind::Enter => {
-                    *zone = ZoneStatus {
-                        inside: true,
-                        ..ZoneStatus::default()
-                    }
-                }
-                EventKind::Exit => {
-                    zone.inside = false;
-                    zone.pose = None;
-                }
-                EventKind::PoseStart => zone.pose = event.pose,
-                EventKind::PoseEnd => zone.pose = None,
-                EventKind::Rep => zone.reps = event.reps.unwrap_or(zone.reps + 1),
-            }
-            self.focus = Some(i);
-        }
-    }
-
-    fn views<'a>(&self, config: &'a Config) -> Vec<ZoneView<'a>> {
-        config
-            .zones
-            .iter()
-            .zip(&self.zones)
-            .map(|(zone, status)| ZoneView {
-                name: &zone.name,
-                polygon: zone.polygon.points(),
-                state: match status {
-                    ZoneStatus { pose: Some(_), .. } => ZoneState::Posing,
-                    ZoneStatus { inside: true, .. } => ZoneState::Occupied,
-                    _ => ZoneState::Empty,
-                },
-            })
-            .collect()
-    }
-
-    /// Zone, pose and reps of the zone in focus.
-    fn focus(&self) -> DisplayState<'_> {
-        let Some(i) = self.focus else {
-            return DisplayState::default();
-        };
-        DisplayState {
-            zone: Some(&self.names[i]),
-            pose: self.zones[i].pose.map(Posture::name),
-            reps: self.zones[i].reps,
-            ..DisplayState::default()
-        }
-    }
 }
 
 /// Frames per second over the last few frames (wall clock: what the loop really achieves).
@@ -488,38 +388,6 @@ mod tests {
         assert!(!journal::matches("garbage", 2049, 123456));
         assert_eq!(journal::priority(&tracing::Level::WARN), 4);
         assert_eq!(journal::priority(&tracing::Level::TRACE), 7);
-    }
-
-    #[test]
-    fn scoreboard_follows_the_latest_zone() {
-        let config = Config::parse_str(
-            "[[zone]]\nname = \"mat\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n\
-             [[zone]]\nname = \"door\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n",
-        )
-        .unwrap();
-        let mut board = Scoreboard::new(&config);
-        assert_eq!(board.focus().zone, None);
-        board.update(&[
-            Event::new(0, 0, "mat", EventKind::Enter),
-            Event::new(0, 0, "mat", EventKind::PoseStart).with_pose(Posture::Squat),
-            Event::new(0, 0, "mat", EventKind::Rep)
-                .with_pose(Posture::Squat)
-                .with_reps(3),
-        ]);
-        let focus = board.focus();
-        assert_eq!(
-            (focus.zone, focus.pose, focus.reps),
-            (Some("mat"), Some("squat"), 3)
-        );
-        let states: Vec<_> = board.views(&config).iter().map(|v| v.state).collect();
-        assert_eq!(states, [ZoneState::Posing, ZoneState::Empty]);
-        board.update(&[
-            Event::new(0, 0, "mat", EventKind::Exit),
-            Event::new(0, 0, "door", EventKind::Enter),
-        ]);
-        let states: Vec<_> = board.views(&config).iter().map(|v| v.state).collect();
-        assert_eq!(states, [ZoneState::Empty, ZoneState::Occupied]);
-        assert_eq!(board.focus().zone, Some("door"));
     }
 
     #[test]

@@ -17,6 +17,19 @@ pub struct Observation<'a> {
     pub mask: Option<&'a Mask>,
 }
 
+/// Where a zone stands after the last frame, as its events told it: what displays, status
+/// lines and annotated frames show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ZoneStatus {
+    /// A person is inside (between `enter` and `exit`).
+    pub inside: bool,
+    /// The exercise pose being held (between `pose_start` and `pose_end`).
+    pub pose: Option<Posture>,
+    /// The count of the last `rep` since the person entered; kept after they leave, until
+    /// someone enters again.
+    pub reps: u32,
+}
+
 /// Per-zone state: occupancy, the held pose, and rep counters for the zone's exercise.
 #[derive(Debug, Clone)]
 struct ZoneState {
@@ -26,6 +39,8 @@ struct ZoneState {
     /// The exercise pose reported by the last `pose_start` still open.
     active: Option<Posture>,
     counters: Vec<RepCounter>,
+    /// The count of the last `rep` event since the last `enter`.
+    reps: u32,
 }
 
 /// Turns frames into events for every zone: `enter`/`exit` from presence with hysteresis,
@@ -38,6 +53,8 @@ pub struct Coach {
     gate: PresenceGate,
     classifier: ClassifierParams,
     zones: Vec<ZoneState>,
+    /// The zone of the latest event.
+    focus: Option<usize>,
 }
 
 impl Coach {
@@ -58,6 +75,7 @@ impl Coach {
                     .filter(|r| zone.exercise.is_none_or(|e| e == r.exercise))
                     .map(|&r| RepCounter::new(r))
                     .collect(),
+                reps: 0,
                 zone: zone.clone(),
             })
             .collect();
@@ -65,6 +83,7 @@ impl Coach {
             gate,
             classifier,
             zones,
+            focus: None,
         }
     }
 
@@ -77,7 +96,8 @@ impl Coach {
             .as_ref()
             .map_or(Posture::Unknown, |m| m.pose(&self.classifier));
         let mut events = Vec::new();
-        for state in &mut self.zones {
+        for (i, state) in self.zones.iter_mut().enumerate() {
+            let before = events.len();
             let event = |kind| Event::new(t, obs.frame, state.zone.name.clone(), kind);
             let present = state.zone.is_present(&self.gate, obs.body, obs.mask);
             match state.tracker.update(t, present) {
@@ -85,34 +105,35 @@ impl Coach {
                     events.push(event(EventKind::Enter));
                     state.pose = PostureFilter::new(self.classifier.hold);
                     state.counters.iter_mut().for_each(RepCounter::reset);
+                    state.reps = 0;
                 }
-                Some(ZoneChange::Exit) => {
-                    state.leave(t, obs.frame, &mut events);
-                    continue;
-                }
+                Some(ZoneChange::Exit) => state.leave(t, obs.frame, &mut events),
                 None => {}
             }
-            if !state.tracker.is_settled(t) {
-                continue;
+            if state.tracker.is_settled(t) {
+                state.pose.update(t, raw);
+                let held = Some(state.pose.current())
+                    .filter(|p| p.is_exercise() && state.zone.exercise.is_none_or(|e| e == *p));
+                if held != state.active {
+                    if let Some(old) = state.active {
+                        events.push(event(EventKind::PoseEnd).with_pose(old));
+                    }
+                    if let Some(new) = held {
+                        events.push(event(EventKind::PoseStart).with_pose(new));
+                    }
+                    state.active = held;
+                }
+                for counter in &mut state.counters {
+                    let signal = measures.as_ref().and_then(|m| counter.rule().signal(m));
+                    if counter.update(signal, raw) {
+                        state.reps = counter.reps();
+                        let e = event(EventKind::Rep).with_pose(counter.rule().exercise);
+                        events.push(e.with_reps(state.reps));
+                    }
+                }
             }
-            state.pose.update(t, raw);
-            let held = Some(state.pose.current())
-                .filter(|p| p.is_exercise() && state.zone.exercise.is_none_or(|e| e == *p));
-            if held != state.active {
-                if let Some(old) = state.active {
-                    events.push(event(EventKind::PoseEnd).with_pose(old));
-                }
-                if let Some(new) = held {
-                    events.push(event(EventKind::PoseStart).with_pose(new));
-                }
-                state.active = held;
-            }
-            for counter in &mut state.counters {
-                let signal = measures.as_ref().and_then(|m| counter.rule().signal(m));
-                if counter.update(signal, raw) {
-                    let e = event(EventKind::Rep).with_pose(counter.rule().exercise);
-                    events.push(e.with_reps(counter.reps()));
-                }
+            if events.len() > before {
+                self.focus = Some(i);
             }
         }
         events
@@ -122,12 +143,24 @@ impl Coach {
     /// for each occupied zone.
     pub fn leave_all(&mut self, frame: u64, timestamp_ms: u64) -> Vec<Event> {
         let mut events = Vec::new();
-        for state in &mut self.zones {
+        for (i, state) in self.zones.iter_mut().enumerate() {
             if state.tracker.force_exit(timestamp_ms).is_some() {
                 state.leave(timestamp_ms, frame, &mut events);
+                self.focus = Some(i);
             }
         }
         events
+    }
+
+    /// Every zone with where it stands, in config order.
+    pub fn zones(&self) -> impl Iterator<Item = (&Zone, ZoneStatus)> {
+        self.zones.iter().map(|s| (&s.zone, s.status()))
+    }
+
+    /// The zone of the latest event, with where it stands: the one a status line is about.
+    pub fn focus(&self) -> Option<(&Zone, ZoneStatus)> {
+        let state = &self.zones[self.focus?];
+        Some((&state.zone, state.status()))
     }
 
     /// Zones the person is in now.
@@ -140,6 +173,14 @@ impl Coach {
 }
 
 impl ZoneState {
+    fn status(&self) -> ZoneStatus {
+        ZoneStatus {
+            inside: self.tracker.is_inside(),
+            pose: self.active,
+            reps: self.reps,
+        }
+    }
+
     fn leave(&mut self, t: u64, frame: u64, events: &mut Vec<Event>) {
         if let Some(pose) = self.active.take() {
             events.push(

@@ -38,6 +38,6 @@ pub mod events;
 mod reps;
 
 pub use classify::{ClassifierParams, Measures, PostureFilter, classify};
-pub use coach::{Coach, Observation};
+pub use coach::{Coach, Observation, ZoneStatus};
 pub use reps::{RepCounter, RepRule};
 

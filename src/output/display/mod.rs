@@ -47,6 +47,8 @@ use std::time::{Duration, Instant};
 
 use embedded_graphics::prelude::Size;
 
+use crate::body::{Body, NAMES, Posture};
+use crate::exercise::{Coach, ZoneStatus};
 use crate::pose::Keypoint;
 use crate::frame::Mask;
 
@@ -54,7 +56,9 @@ pub use canvas::Canvas;
 pub use fb::{Bitfield, FbInfo, Framebuffer};
 pub use oled::{OLED_SIZE, Oled};
 pub use png::PngSink;
-pub use render::{render_oled, render_panel, status_headline, status_line, zone_colour};
+pub use render::{
+    render_oled, render_panel, render_scene, status_headline, status_line, zone_colour,
+};
 
 /// Which display, as `[output.display]` in the config names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +81,17 @@ pub enum ZoneState {
     Occupied,
     /// The person inside holds an exercise pose.
     Posing,
+}
+
+impl ZoneState {
+    /// How a zone that stands at `status` is drawn.
+    pub fn of(status: ZoneStatus) -> ZoneState {
+        match status {
+            ZoneStatus { pose: Some(_), .. } => ZoneState::Posing,
+            ZoneStatus { inside: true, .. } => ZoneState::Occupied,
+            _ => ZoneState::Empty,
+        }
+    }
 }
 
 /// One zone to draw.
@@ -106,6 +121,50 @@ pub struct DisplayState<'a> {
     pub pose: Option<&'a str>,
     pub reps: u32,
     pub fps: f32,
+}
+
+impl<'a> DisplayState<'a> {
+    /// The zone, pose and rep count of the coach's focus (the zone of the latest event); the
+    /// rest empty.
+    pub fn focus(coach: &'a Coach) -> DisplayState<'a> {
+        let Some((zone, status)) = coach.focus() else {
+            return DisplayState::default();
+        };
+        DisplayState {
+            zone: Some(&zone.name),
+            pose: status.pose.map(Posture::name),
+            reps: status.reps,
+            ..DisplayState::default()
+        }
+    }
+}
+
+/// Every zone of `coach`, as drawn.
+pub fn zone_views(coach: &Coach) -> Vec<ZoneView<'_>> {
+    coach
+        .zones()
+        .map(|(zone, status)| ZoneView {
+            name: &zone.name,
+            polygon: zone.polygon.points(),
+            state: ZoneState::of(status),
+        })
+        .collect()
+}
+
+/// The 33 keypoints of `body` in the pixels of a `width × height` frame, for drawing.
+pub fn keypoints(body: &Body, (width, height): (u32, u32)) -> Vec<Keypoint> {
+    let (w, h) = (width as f32, height as f32);
+    NAMES
+        .iter()
+        .zip(body.image.iter().zip(&body.visibility))
+        .map(|(&name, (&[x, y], &score))| Keypoint {
+            name,
+            x: x * w,
+            y: y * h,
+            z: 0.0,
+            score,
+        })
+        .collect()
 }
 
 /// Which view a panel shows.

@@ -64,40 +64,7 @@ where
         Size::new(size.width, size.height - bar_height),
     );
     target.clear(Rgb888::BLACK)?;
-
-    if let Some(frame) = state.frame {
-        let placement = Placement::fit(frame.width(), frame.height(), view.size);
-        draw_frame(state, frame, &placement, target)?;
-        for zone in state.zones {
-            let points: Vec<Point> = zone
-                .polygon
-                .iter()
-                .chain(zone.polygon.first())
-                .map(|&[x, y]| {
-                    placement.to_screen(x * frame.width() as f32, y * frame.height() as f32)
-                })
-                .collect();
-            let colour = zone_colour(zone.state);
-            // Edge by edge: embedded-graphics' thick `Polyline` joins overflow `i32` on some
-            // corners (a 4-corner mat on a portrait clip panicked in debug builds).
-            let stroke = PrimitiveStyle::with_stroke(colour, 2);
-            for edge in points.windows(2) {
-                Line::new(edge[0], edge[1])
-                    .into_styled(stroke)
-                    .draw(target)?;
-            }
-            if let Some(&first) = points.first() {
-                Text::with_baseline(
-                    zone.name,
-                    first + Point::new(3, 2),
-                    MonoTextStyle::new(&FONT_6X10, colour),
-                    Baseline::Top,
-                )
-                .draw(target)?;
-            }
-        }
-        draw_skeleton(state, &placement, target)?;
-    }
+    draw_scene(state, view, target)?;
 
     let bar = Rectangle::new(
         Point::new(0, view.size.height as i32),
@@ -113,6 +80,58 @@ where
     )
     .draw(target)?;
     Ok(())
+}
+
+/// Draws the frame alone, scaled to fill the target: mask tint, zones and skeleton on the
+/// camera picture, no status bar (annotated pictures: `pose --overlay`).
+pub fn render_scene<D>(state: &DisplayState<'_>, target: &mut D) -> Result<(), D::Error>
+where
+    D: DrawTarget<Color = Rgb888>,
+{
+    let view = target.bounding_box();
+    target.clear(Rgb888::BLACK)?;
+    draw_scene(state, view, target)
+}
+
+/// The frame letterboxed into `view`, the mask as a tint, zones outlined in their state's
+/// colour, the skeleton on top. Lines thicken with the view so a 12-megapixel picture shows
+/// them as a 640×480 panel does.
+fn draw_scene<D>(state: &DisplayState<'_>, view: Rectangle, target: &mut D) -> Result<(), D::Error>
+where
+    D: DrawTarget<Color = Rgb888>,
+{
+    let Some(frame) = state.frame else {
+        return Ok(());
+    };
+    let mut placement = Placement::fit(frame.width(), frame.height(), view.size);
+    placement.offset += view.top_left;
+    let stroke = (view.size.width.max(view.size.height) / 300).max(2);
+    draw_frame(state, frame, &placement, target)?;
+    for zone in state.zones {
+        let points: Vec<Point> = zone
+            .polygon
+            .iter()
+            .chain(zone.polygon.first())
+            .map(|&[x, y]| placement.to_screen(x * frame.width() as f32, y * frame.height() as f32))
+            .collect();
+        let colour = zone_colour(zone.state);
+        // Edge by edge: embedded-graphics' thick `Polyline` joins overflow `i32` on some
+        // corners (a 4-corner mat on a portrait clip panicked in debug builds).
+        let style = PrimitiveStyle::with_stroke(colour, stroke);
+        for edge in points.windows(2) {
+            Line::new(edge[0], edge[1]).into_styled(style).draw(target)?;
+        }
+        if let Some(&first) = points.first() {
+            Text::with_baseline(
+                zone.name,
+                first + Point::new(3, 2),
+                MonoTextStyle::new(&FONT_6X10, colour),
+                Baseline::Top,
+            )
+            .draw(target)?;
+        }
+    }
+    draw_skeleton(state, &placement, stroke, target)
 }
 
 /// Draws the monochrome status screen: zone (and fps) on top, the pose in bold, the rep count
@@ -248,6 +267,7 @@ where
 fn draw_skeleton<D>(
     state: &DisplayState<'_>,
     placement: &Placement,
+    stroke: u32,
     target: &mut D,
 ) -> Result<(), D::Error>
 where
@@ -259,7 +279,7 @@ where
             .get(i)
             .filter(|k| k.score >= MIN_KEYPOINT_SCORE)
     };
-    let bone = PrimitiveStyle::with_stroke(SKELETON, 2);
+    let bone = PrimitiveStyle::with_stroke(SKELETON, stroke);
     for &(a, b) in state.skeleton {
         if let (Some(a), Some(b)) = (visible(a), visible(b)) {
             Line::new(placement.to_screen(a.x, a.y), placement.to_screen(b.x, b.y))
@@ -273,7 +293,7 @@ where
         .iter()
         .filter(|k| k.score >= MIN_KEYPOINT_SCORE)
     {
-        Circle::with_center(placement.to_screen(keypoint.x, keypoint.y), 5)
+        Circle::with_center(placement.to_screen(keypoint.x, keypoint.y), 2 * stroke + 1)
             .into_styled(joint)
             .draw(target)?;
     }
