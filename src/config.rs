@@ -110,6 +110,8 @@ use crate::exercise::{ClassifierParams, RepRule};
 use crate::model::ModelKind;
 use crate::output::display::DisplayConfig;
 use crate::output::gpio::{Level, Mode, PinAddress, Rule, Trigger};
+use crate::pose::PoseEstimatorConfig;
+use crate::segment::SegmenterConfig;
 use crate::source::SourceSpec;
 use crate::hold::Hold;
 use crate::zone::{AnchorRule, Polygon, PresenceMode, Zone};
@@ -268,6 +270,28 @@ impl Config {
     /// The config of `bodyzone demo` ([`DEMO_TOML`]).
     pub fn default_demo() -> Config {
         Config::parse_str(DEMO_TOML).expect("the demo config is valid")
+    }
+
+    /// The selfie segmenter `[model] segmentation` asks for, if any.
+    pub fn segmenter(&self) -> Option<SegmenterConfig> {
+        Some(SegmenterConfig {
+            model: self.model.segmentation?,
+            ..SegmenterConfig::default()
+        })
+    }
+
+    /// The pose estimator `[model] pose` asks for, if any. Without a selfie model
+    /// (`selfie_on` false) BlazePose's own mask stands in, where a zone needs a mask.
+    pub fn pose_estimator(&self, selfie_on: bool) -> Option<PoseEstimatorConfig> {
+        let needs_mask = self.zones.iter().any(|z| z.presence != PresenceMode::Feet);
+        Some(PoseEstimatorConfig {
+            model: self.model.pose?,
+            enable_smoothing: self.smoothing.landmarks,
+            enable_segmentation: !selfie_on && needs_mask,
+            smooth_segmentation: self.smoothing.mask > 0.0,
+            min_pose_score: self.model.min_pose_score,
+            ..PoseEstimatorConfig::default()
+        })
     }
 
     /// The rep rule of an exercise, if it has reps.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventKind, EventSink};
 use bodyzone::output::events::JsonLines;
-use bodyzone::runner::{Pipeline, RunOptions, run};
+use bodyzone::runner::{Output, Pipeline, RunOptions, run};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 
 fn fixture(path: &str) -> PathBuf {
@@ -21,8 +21,8 @@ fn events_of(config: &Config, spec: SourceSpec) -> Vec<Event> {
     let mut pipeline = Pipeline::new(config).unwrap();
     let mut json = JsonLines::new(Vec::new());
     {
-        let mut sinks: Vec<&mut dyn EventSink> = vec![&mut json];
-        run(source, &mut pipeline, &mut sinks, &RunOptions::default()).unwrap();
+        let mut outputs = [Output::required("events", &mut json)];
+        run(source, &mut pipeline, &mut outputs, &RunOptions::default()).unwrap();
     }
     let text = String::from_utf8(json.into_inner()).unwrap();
     eprint!("{text}");

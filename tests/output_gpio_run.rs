@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventKind, EventSink, SinkError};
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
-use bodyzone::runner::{Pipeline, RunOptions, run};
+use bodyzone::runner::{Output, Pipeline, RunOptions, run};
 use bodyzone::frame::Frame;
 use bodyzone::source::{self, FrameSource, OpenOptions, SourceError, SourceSpec};
 
@@ -57,8 +57,11 @@ fn run_with_pins(source: Box<dyn FrameSource>, rules: Vec<Rule>) -> (Recorder, V
     let mut recorder = Recorder::default();
     let mut pipeline = Pipeline::new(&config).unwrap();
     {
-        let mut sinks: Vec<&mut dyn EventSink> = vec![&mut recorder, &mut gpio];
-        run(source, &mut pipeline, &mut sinks, &RunOptions::default()).unwrap();
+        let mut outputs = [
+            Output::required("recorder", &mut recorder),
+            Output::best_effort("gpio", &mut gpio),
+        ];
+        run(source, &mut pipeline, &mut outputs, &RunOptions::default()).unwrap();
     }
     drop(gpio);
     (recorder, pins)

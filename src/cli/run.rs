@@ -19,7 +19,7 @@ use bodyzone::output::gpio::GpioOutput;
 use bodyzone::process;
 use bodyzone::output::notify::Notifier;
 use bodyzone::body::SKELETON;
-use bodyzone::runner::{self, FrameResult, Pipeline, RunOptions, RunSummary};
+use bodyzone::runner::{self, FrameResult, Output, Pipeline, RunOptions, RunSummary};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use tracing::warn;
 
@@ -120,9 +120,9 @@ pub(crate) fn execute(
     };
     let mut json = JsonLines::new(&mut out);
     let mut watchdog = systemd.as_ref().map(Watchdog);
-    let mut sinks: Vec<&mut dyn EventSink> = vec![&mut json];
-    sinks.extend(gpio.as_mut().map(|g| g as &mut dyn EventSink));
-    sinks.extend(watchdog.as_mut().map(|w| w as &mut dyn EventSink));
+    let mut outputs = vec![Output::required("events", &mut json)];
+    outputs.extend(gpio.as_mut().map(|g| Output::best_effort("gpio", g)));
+    outputs.extend(watchdog.as_mut().map(|w| Output::best_effort("systemd", w)));
 
     // The first SIGINT/SIGTERM stops after the current frame; a second one drives the pins
     // safe and exits at once.
@@ -138,7 +138,7 @@ pub(crate) fn execute(
     let summary = runner::run_with(
         source,
         &mut pipeline,
-        &mut sinks,
+        &mut outputs,
         &options,
         &mut |image, result, coach| {
             let now = Instant::now();

@@ -25,40 +25,38 @@
 //!
 //! ```no_run
 //! use bodyzone::config::Config;
-//! use bodyzone::exercise::events::EventSink;
 //! use bodyzone::output::events::JsonLines;
-//! use bodyzone::runner::{Pipeline, RunOptions, run};
+//! use bodyzone::runner::{Output, Pipeline, RunOptions, run};
 //! use bodyzone::source::{self, OpenOptions};
 //!
 //! let config = Config::default_demo();
 //! let source = source::open(&"clip.mp4".parse().unwrap(), &OpenOptions::default()).unwrap();
 //! let mut pipeline = Pipeline::new(&config).unwrap();
 //! let mut events = JsonLines::new(std::io::stdout());
-//! let mut sinks: Vec<&mut dyn EventSink> = vec![&mut events];
-//! let summary = run(source, &mut pipeline, &mut sinks, &RunOptions::default()).unwrap();
+//! let mut outputs = [Output::required("events", &mut events)];
+//! let summary = run(source, &mut pipeline, &mut outputs, &RunOptions::default()).unwrap();
 //! println!("{} frames, {} events", summary.frames, summary.events);
 //! ```
 
+mod capture;
+mod pipeline;
+mod still;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel, sync_channel};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use tracing::{info, warn};
 
-use crate::config::Config;
-use crate::body::Body;
-use crate::exercise::{Coach, Observation};
-use crate::model::ModelError;
+use crate::exercise::Coach;
 use crate::exercise::events::{Event, EventSink, SinkError};
-use crate::pose::filter::smooth_segmentation;
-use crate::pose::{PoseError, PoseEstimator, PoseEstimatorConfig};
-use crate::frame::Mask;
-use crate::segment::{ModelInput, Segmenter, SegmenterConfig};
-use crate::frame::Converter;
+use crate::model::ModelError;
+use crate::pose::PoseError;
 use crate::source::{FrameSource, SourceError};
-use crate::zone::{PresenceGate, PresenceMode};
+use capture::{Converted, spawn_capture};
+pub use pipeline::{FrameResult, Pipeline, StageMs};
 
 /// Why the loop stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -72,283 +70,12 @@ pub enum RunError {
     /// The source failed for good (file truncated, device gone without reconnecting).
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The events could not be written (disk full, closed pipe).
-    #[error("writing events: {0}")]
-    Sink(SinkError),
-}
-
-/// Milliseconds spent in each stage of one frame.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StageMs {
-    /// Pixel format to RGB, or to the model input in one pass, on the capture thread (overlaps
-    /// the models of the previous frame).
-    pub convert: f32,
-    pub segment: f32,
-    pub pose: f32,
-    pub decide: f32,
-}
-
-/// What one frame gave.
-#[derive(Debug, Clone, Default)]
-pub struct FrameResult {
-    pub events: Vec<Event>,
-    /// The person the pose model found (after the score gate), for drawing.
-    pub body: Option<Body>,
-    /// The person mask the zones were judged on (model resolution), for drawing.
-    pub mask: Option<Arc<Mask>>,
-    pub times: StageMs,
-    /// The models did not run: the frame was nearly the same as the last one analysed.
-    pub skipped: bool,
-    /// Width and height of the frame, in pixels.
-    pub frame_size: (u32, u32),
-}
-
-/// Models and decision state for one stream of frames.
-pub struct Pipeline {
-    segmenter: Option<Segmenter>,
-    pose: Option<PoseEstimator>,
-    coach: Coach,
-    mask_smoothing: f32,
-    skip_unchanged: f32,
-    /// Selfie mask at the model's resolution (coverage needs fractions, not pixels).
-    mask: Option<Arc<Mask>>,
-    /// The mask before it, whose buffer the next frame's mask reuses.
-    spare_mask: Option<Arc<Mask>>,
-    body: Option<Body>,
-    /// Small grey copy of the last analysed frame, for `skip_unchanged`.
-    thumb: Vec<f32>,
-    /// The current frame's thumbnail (kept to reuse its memory).
-    thumb_scratch: Vec<f32>,
-}
-
-/// A frame as the pipeline gets it.
-#[derive(Clone, Copy)]
-enum Picture<'a> {
-    Full(&'a RgbImage),
-    /// Converted straight into the segmentation model's input: only when pose is off.
-    Input(&'a ModelInput),
-}
-
-impl Picture<'_> {
-    fn size(&self) -> (u32, u32) {
-        match self {
-            Picture::Full(image) => image.dimensions(),
-            Picture::Input(input) => input.frame_size(),
-        }
-    }
-}
-
-/// Side of the grey thumbnail compared by `skip_unchanged`.
-const THUMB: (u32, u32) = (32, 18);
-
-impl Pipeline {
-    /// Loads the models `config` asks for.
-    pub fn new(config: &Config) -> Result<Pipeline, RunError> {
-        let segmenter = match config.model.segmentation {
-            Some(model) => Some(Segmenter::new(SegmenterConfig {
-                model,
-                ..SegmenterConfig::default()
-            })?),
-            None => None,
-        };
-        let needs_mask = config
-            .zones
-            .iter()
-            .any(|z| z.presence != PresenceMode::Feet);
-        let pose = match config.model.pose {
-            Some(model) => {
-                Some(PoseEstimator::new(PoseEstimatorConfig {
-                    model,
-                    enable_smoothing: config.smoothing.landmarks,
-                    // BlazePose's own mask stands in when there is no selfie model.
-                    enable_segmentation: segmenter.is_none() && needs_mask,
-                    smooth_segmentation: config.smoothing.mask > 0.0,
-                    min_pose_score: config.model.min_pose_score,
-                    ..PoseEstimatorConfig::default()
-                })?)
-            }
-            None => {
-                warn!(
-                    "pose model off: presence is mask coverage alone, and the selfie models mark \
-                     non-people (pets, coats, furniture) as person; no pose or rep events"
-                );
-                None
-            }
-        };
-        let gate = PresenceGate {
-            pose_enabled: pose.is_some(),
-            min_pose_score: config.model.min_pose_score,
-            min_visibility: config.classifier.min_visibility,
-        };
-        Ok(Pipeline {
-            segmenter,
-            pose,
-            coach: Coach::new(&config.zones, gate, config.classifier.clone(), &config.reps),
-            mask_smoothing: config.smoothing.mask,
-            skip_unchanged: config.smoothing.skip_unchanged,
-            mask: None,
-            spare_mask: None,
-            body: None,
-            thumb: Vec::new(),
-            thumb_scratch: Vec::new(),
-        })
-    }
-
-    /// An input to fill straight from camera buffers when no model needs full-size frames
-    /// (pose off); `None` when they are needed.
-    fn one_pass_input(&self) -> Option<ModelInput> {
-        match (&self.segmenter, &self.pose) {
-            (Some(segmenter), None) => Some(segmenter.new_input()),
-            _ => None,
-        }
-    }
-
-    /// Analyses one frame.
-    pub fn process(
-        &mut self,
-        image: &RgbImage,
-        frame: u64,
-        timestamp: Duration,
-    ) -> Result<FrameResult, RunError> {
-        self.analyse(Picture::Full(image), frame, timestamp)
-    }
-
-    fn analyse(
-        &mut self,
-        picture: Picture<'_>,
-        frame: u64,
-        timestamp: Duration,
-    ) -> Result<FrameResult, RunError> {
-        let mut times = StageMs::default();
-        let skipped = self.unchanged(picture);
-        if !skipped {
-            let started = Instant::now();
-            if let Some(segmenter) = &mut self.segmenter {
-                let (values, (w, h)) = match picture {
-                    Picture::Full(image) => segmenter.segment_tensor(image)?,
-                    Picture::Input(input) => segmenter.segment_input_tensor(input)?,
-                };
-                // The mask before the last one, unless a frame result still holds it, takes
-                // this frame's values: no allocation per frame.
-                let mut next = self.spare_mask.take().unwrap_or_default();
-                if Arc::get_mut(&mut next).is_none() {
-                    next = Arc::default();
-                }
-                let mask = Arc::make_mut(&mut next);
-                mask.set(w as u32, h as u32, values);
-                if let Some(previous) = self.mask.as_ref().filter(|_| self.mask_smoothing > 0.0) {
-                    smooth_segmentation(
-                        previous.probabilities(),
-                        mask.probabilities_mut(),
-                        self.mask_smoothing,
-                    );
-                }
-                self.spare_mask = self.mask.replace(next);
-            }
-            let segmented = Instant::now();
-            // `one_pass_input` keeps inputs away while pose is on.
-            if let (Some(pose), Picture::Full(image)) = (&mut self.pose, picture) {
-                let person = pose
-                    .estimate_poses(image, Some(timestamp))?
-                    .into_iter()
-                    .next();
-                self.body = person
-                    .as_ref()
-                    .map(|p| p.body(image.width(), image.height()));
-                if self.segmenter.is_none() {
-                    self.mask = person.and_then(|p| p.segmentation).map(Arc::new);
-                }
-            }
-            times.segment = ms(segmented - started);
-            times.pose = ms(segmented.elapsed());
-        }
-        let started = Instant::now();
-        let events = self.coach.update(&Observation {
-            frame,
-            timestamp_ms: timestamp.as_millis() as u64,
-            body: self.body.as_ref(),
-            mask: self.mask.as_deref(),
-        });
-        times.decide = ms(started.elapsed());
-        Ok(FrameResult {
-            events,
-            body: self.body.clone(),
-            mask: self.mask.clone(),
-            times,
-            skipped,
-            frame_size: picture.size(),
-        })
-    }
-
-    /// Everyone leaves (source lost or ended).
-    pub fn leave_all(&mut self, frame: u64, timestamp: Duration) -> Vec<Event> {
-        self.body = None;
-        self.mask = None;
-        self.thumb.clear();
-        self.coach.leave_all(frame, timestamp.as_millis() as u64)
-    }
-
-    /// Whether `picture` differs from the last analysed frame by less than `skip_unchanged`
-    /// (mean absolute grey difference, fraction of full scale); remembers it otherwise.
-    fn unchanged(&mut self, picture: Picture<'_>) -> bool {
-        if self.skip_unchanged <= 0.0 {
-            return false;
-        }
-        let grey = &mut self.thumb_scratch;
-        match picture {
-            Picture::Full(image) => {
-                let (w, h) = image.dimensions();
-                let data = image.as_raw();
-                thumbnail(w as usize, h as usize, grey, |i| {
-                    let p = &data[3 * i..3 * i + 3];
-                    (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / (3.0 * 255.0)
-                });
-            }
-            Picture::Input(input) => {
-                let (w, h) = input.tensor_size();
-                let (r, rest) = input.tensor().split_at(w * h);
-                let (g, b) = rest.split_at(w * h);
-                thumbnail(w, h, grey, |i| (r[i] + g[i] + b[i]) / 3.0);
-            }
-        }
-        let same = grey.len() == self.thumb.len()
-            && grey
-                .iter()
-                .zip(&self.thumb)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f32>()
-                / (grey.len() as f32)
-                < self.skip_unchanged;
-        if !same {
-            std::mem::swap(&mut self.thumb, &mut self.thumb_scratch);
-        }
-        same
-    }
-}
-
-/// Box averages of `grey` (of the row-major pixel index) over a [`THUMB`] grid covering the
-/// whole `width × height` picture: the same thumbnail, up to resampling noise, whether the
-/// picture is the full frame or the model's input.
-fn thumbnail(width: usize, height: usize, out: &mut Vec<f32>, grey: impl Fn(usize) -> f32) {
-    let (tw, th) = (THUMB.0 as usize, THUMB.1 as usize);
-    out.clear();
-    out.resize(tw * th, 0.0);
-    for y in 0..height {
-        let row = &mut out[y * th / height * tw..][..tw];
-        for x in 0..width {
-            row[x * tw / width] += grey(y * width + x);
-        }
-    }
-    // Cells hold different pixel counts when the picture does not divide evenly.
-    let span = |n: usize, t: usize, c: usize| ((c + 1) * n).div_ceil(t) - (c * n).div_ceil(t);
-    for (cell, sum) in out.iter_mut().enumerate() {
-        let count = span(width, tw, cell % tw) * span(height, th, cell / tw);
-        *sum /= count.max(1) as f32;
-    }
-}
-
-fn ms(d: Duration) -> f32 {
-    d.as_secs_f32() * 1000.0
+    /// An output whose failure stops the run failed (the events log: disk full, closed pipe).
+    #[error("{output}: {source}")]
+    Sink {
+        output: &'static str,
+        source: SinkError,
+    },
 }
 
 /// How [`run`] behaves.
@@ -389,38 +116,14 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
-/// A frame converted on the capture thread; its buffer goes back there once analysed.
-enum Converted {
-    Full(RgbImage),
-    Input(ModelInput),
-}
-
-impl Converted {
-    fn picture(&self) -> Picture<'_> {
-        match self {
-            Converted::Full(image) => Picture::Full(image),
-            Converted::Input(input) => Picture::Input(input),
-        }
-    }
-}
-
-/// One captured frame, converted on the capture thread.
-struct Captured {
-    frame: Converted,
-    sequence: u64,
-    timestamp: Duration,
-    dropped: u64,
-    convert_ms: f32,
-}
-
 /// Runs `pipeline` over `source` until it ends or `opts.stop` is set. `per_frame` sees every
 /// frame's result and where the zones stand after it, with the full-size picture when there is one ([`RunOptions::full_frames`]
-/// makes sure there is); events go to every sink in order. Outputs that fail are logged and
-/// skipped; the first sink is the events stream, whose failure stops the run.
+/// makes sure there is); events go to every output in order, and each output's
+/// [`OnFailure`] says what its failure does.
 pub fn run_with(
     source: Box<dyn FrameSource>,
     pipeline: &mut Pipeline,
-    sinks: &mut [&mut dyn EventSink],
+    outputs: &mut [Output<'_>],
     opts: &RunOptions,
     per_frame: &mut dyn FnMut(Option<&RgbImage>, &FrameResult, &Coach),
 ) -> Result<RunSummary, RunError> {
@@ -458,12 +161,11 @@ pub fn run_with(
             Err(err) if err.is_transient() => {
                 warn!("{err}; zones cleared until frames come back");
                 let events = pipeline.leave_all(last_frame, last_time);
-                deliver(sinks, &events, last_time, &mut summary)?;
+                deliver(outputs, &events, last_time, &mut summary)?;
                 if !std::mem::replace(&mut lost, true) {
-                    for (i, sink) in sinks.iter_mut().enumerate() {
-                        if let Err(err) = sink.source_lost() {
-                            warn!("output {i}: {err}");
-                        }
+                    for output in outputs.iter_mut() {
+                        let result = output.sink.source_lost();
+                        output.check(result)?;
                     }
                 }
                 continue;
@@ -471,10 +173,9 @@ pub fn run_with(
             Err(err) => return Err(err.into()),
         };
         if std::mem::take(&mut lost) {
-            for (i, sink) in sinks.iter_mut().enumerate() {
-                if let Err(err) = sink.source_back() {
-                    warn!("output {i}: {err}");
-                }
+            for output in outputs.iter_mut() {
+                let result = output.sink.source_back();
+                output.check(result)?;
             }
         }
         let mut result = pipeline.analyse(
@@ -487,7 +188,7 @@ pub fn run_with(
         summary.frames += 1;
         summary.dropped = captured.dropped;
         summary.skipped += u64::from(result.skipped);
-        deliver(sinks, &result.events, captured.timestamp, &mut summary)?;
+        deliver(outputs, &result.events, captured.timestamp, &mut summary)?;
         let image = match &captured.frame {
             Converted::Full(image) => Some(image),
             Converted::Input(_) => None,
@@ -524,7 +225,7 @@ pub fn run_with(
     }
     bar.finish_and_clear();
     let events = pipeline.leave_all(last_frame, last_time);
-    deliver(sinks, &events, last_time, &mut summary)?;
+    deliver(outputs, &events, last_time, &mut summary)?;
     summary.elapsed = started.elapsed();
     info!(
         frames = summary.frames,
@@ -543,90 +244,88 @@ pub fn run_with(
 pub fn run(
     source: Box<dyn FrameSource>,
     pipeline: &mut Pipeline,
-    sinks: &mut [&mut dyn EventSink],
+    outputs: &mut [Output<'_>],
     opts: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    run_with(source, pipeline, sinks, opts, &mut |_, _, _| {})
+    run_with(source, pipeline, outputs, opts, &mut |_, _, _| {})
+}
+
+/// What a failing output means for the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnFailure {
+    /// The run stops with the error: an events log that cannot be written would count reps no
+    /// one ever sees.
+    Stop,
+    /// The failure is logged and the run goes on: a flaky pin or display must not stop
+    /// detection (and GPIO retries its writes itself).
+    Continue,
+}
+
+/// An output the loop feeds, by name (for the logs), and what its failure means.
+pub struct Output<'a> {
+    pub name: &'static str,
+    pub sink: &'a mut dyn EventSink,
+    pub on_failure: OnFailure,
+}
+
+impl<'a> Output<'a> {
+    /// An output whose failure stops the run.
+    pub fn required(name: &'static str, sink: &'a mut dyn EventSink) -> Output<'a> {
+        Output {
+            name,
+            sink,
+            on_failure: OnFailure::Stop,
+        }
+    }
+
+    /// An output whose failure is logged and skipped.
+    pub fn best_effort(name: &'static str, sink: &'a mut dyn EventSink) -> Output<'a> {
+        Output {
+            name,
+            sink,
+            on_failure: OnFailure::Continue,
+        }
+    }
+
+    /// Applies this output's [`OnFailure`] to the result of one call.
+    fn check(&self, result: Result<(), SinkError>) -> Result<(), RunError> {
+        match (result, self.on_failure) {
+            (Ok(()), _) => Ok(()),
+            (Err(source), OnFailure::Stop) => Err(RunError::Sink {
+                output: self.name,
+                source,
+            }),
+            (Err(err), OnFailure::Continue) => {
+                warn!(output = self.name, "{err}");
+                Ok(())
+            }
+        }
+    }
 }
 
 fn deliver(
-    sinks: &mut [&mut dyn EventSink],
+    outputs: &mut [Output<'_>],
     events: &[Event],
     timestamp: Duration,
     summary: &mut RunSummary,
 ) -> Result<(), RunError> {
-    for (i, sink) in sinks.iter_mut().enumerate() {
+    for output in outputs.iter_mut() {
         for event in events {
-            match sink.event(event) {
-                Ok(()) => {}
-                Err(err) if i == 0 => return Err(RunError::Sink(err)),
-                Err(err) => warn!("output {i}: {err}"),
-            }
+            let result = output.sink.event(event);
+            output.check(result)?;
         }
-        if let Err(err) = sink.tick(timestamp.as_millis() as u64) {
-            warn!("output {i}: {err}");
-        }
+        let result = output.sink.tick(timestamp.as_millis() as u64);
+        output.check(result)?;
     }
     summary.events += events.len() as u64;
     Ok(())
 }
 
-/// Captures and converts on a thread of its own; at most two frames wait for the loop. Frames
-/// are converted into `one_pass` inputs when given, else into full-size images; buffers coming
-/// back through `recycled` are reused.
-fn spawn_capture(
-    mut source: Box<dyn FrameSource>,
-    stop: Arc<AtomicBool>,
-    one_pass: Option<ModelInput>,
-    recycled: Receiver<Converted>,
-) -> Receiver<Result<Captured, SourceError>> {
-    let (tx, rx) = sync_channel(2);
-    std::thread::Builder::new()
-        .name("capture".into())
-        .spawn(move || {
-            let mut converter = Converter::new();
-            while !stop.load(Ordering::Relaxed) {
-                let message = match source.next_frame() {
-                    Ok(None) => break,
-                    Ok(Some(frame)) => {
-                        let started = Instant::now();
-                        let mut buffer = recycled.try_recv().unwrap_or_else(|_| match &one_pass {
-                            Some(input) => Converted::Input(input.clone()),
-                            None => Converted::Full(RgbImage::new(0, 0)),
-                        });
-                        let converted = match &mut buffer {
-                            Converted::Full(image) => converter.to_rgb(&frame.raw(), image),
-                            Converted::Input(input) => input.fill_raw(&frame.raw(), &mut converter),
-                        };
-                        let captured = Captured {
-                            frame: buffer,
-                            sequence: frame.sequence,
-                            timestamp: frame.timestamp,
-                            dropped: source.dropped(),
-                            convert_ms: ms(started.elapsed()),
-                        };
-                        let device = source.describe();
-                        source.recycle(frame);
-                        converted
-                            .map(|()| captured)
-                            .map_err(|source| SourceError::Convert { device, source })
-                    }
-                    Err(err) => Err(err),
-                };
-                let fatal = message.as_ref().is_err_and(|e| !e.is_transient());
-                if tx.send(message).is_err() || fatal {
-                    break;
-                }
-            }
-        })
-        .expect("spawning the capture thread");
-    rx
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Frame;
+    use crate::config::Config;
+    use crate::frame::{Frame, Mask};
 
     fn person() -> RgbImage {
         let path = concat!(
@@ -716,7 +415,7 @@ mod tests {
             &mut pipeline(toml),
             &mut [],
             &opts,
-            &mut |picture, result| {
+            &mut |picture, result, _| {
                 assert_eq!(result.frame_size, images[0].dimensions());
                 seen.push(Seen {
                     picture: picture.is_some(),
