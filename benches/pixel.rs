@@ -8,8 +8,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-use bodyzone::imgproc::{BorderMode, ImageToTensor, RotatedRect};
 use bodyzone::frame::{Converter, PixelFormat, RawImage, YuvMode};
+use bodyzone::imgproc::{BorderMode, ImageToTensor, RotatedRect};
 use image::RgbImage;
 
 const W: u32 = 1280;

@@ -18,7 +18,6 @@
 //! # Ok::<(), bodyzone::bench::BenchError>(())
 //! ```
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;

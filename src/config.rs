@@ -107,13 +107,13 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::body::{self, Posture};
 use crate::exercise::{ClassifierParams, RepRule};
+use crate::hold::Hold;
 use crate::model::ModelKind;
 use crate::output::display::DisplayConfig;
 use crate::output::gpio::{Level, Mode, PinAddress, Rule, Trigger};
 use crate::pose::PoseEstimatorConfig;
 use crate::segment::SegmenterConfig;
 use crate::source::SourceSpec;
-use crate::hold::Hold;
 use crate::zone::{AnchorRule, Polygon, PresenceMode, Zone};
 
 /// A validated configuration.

@@ -64,8 +64,11 @@ impl ModelKind {
     /// The selfie segmentation networks.
     pub const SELFIE: [ModelKind; 2] = [ModelKind::SelfieGeneral, ModelKind::SelfieLandscape];
     /// The BlazePose landmark networks, smallest first.
-    pub const POSE_LANDMARKS: [ModelKind; 3] =
-        [ModelKind::PoseLite, ModelKind::PoseFull, ModelKind::PoseHeavy];
+    pub const POSE_LANDMARKS: [ModelKind; 3] = [
+        ModelKind::PoseLite,
+        ModelKind::PoseFull,
+        ModelKind::PoseHeavy,
+    ];
 
     /// The name on command lines, in configs and in reports.
     pub fn name(self) -> &'static str {

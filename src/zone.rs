@@ -36,8 +36,8 @@
 
 use crate::body::landmark::FEET;
 use crate::body::{Body, Posture};
-use crate::hold::{Debounce, Hold};
 use crate::frame::Mask;
+use crate::hold::{Debounce, Hold};
 
 /// A polygon in normalised frame coordinates: at least 3 points, each in `0..=1`, with an area.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use bodyzone::config::{Config, ConfigError};
-use bodyzone::output::display::DisplayConfig;
 use bodyzone::body::Posture;
-use bodyzone::model::ModelKind;
-use bodyzone::output::gpio::{Mode, PinAddress, Trigger};
+use bodyzone::config::{Config, ConfigError};
 use bodyzone::hold::Hold;
+use bodyzone::model::ModelKind;
+use bodyzone::output::display::DisplayConfig;
+use bodyzone::output::gpio::{Mode, PinAddress, Trigger};
 use bodyzone::zone::PresenceMode;
 
 const MAT: &str = "[[zone]]\nname = \"mat\"\npolygon = [[0.15, 0.55], [0.75, 0.55], [0.75, 0.95], [0.15, 0.95]]\n";

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use bodyzone::config::Config;
-use bodyzone::exercise::events::{Event, EventKind, EventSink};
+use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::output::events::JsonLines;
 use bodyzone::runner::{Output, Pipeline, RunOptions, run};
 use bodyzone::source::{self, OpenOptions, SourceSpec};

@@ -7,10 +7,10 @@
 
 use std::path::PathBuf;
 
-use bodyzone::config::Config;
 use bodyzone::body::{Body, Posture};
-use bodyzone::exercise::{ClassifierParams, Coach, Observation, RepCounter, classify};
+use bodyzone::config::Config;
 use bodyzone::exercise::events::EventKind;
+use bodyzone::exercise::{ClassifierParams, Coach, Observation, RepCounter, classify};
 use bodyzone::zone::PresenceGate;
 use serde::Deserialize;
 
@@ -62,7 +62,10 @@ fn poses(bodies: &[Option<Body>]) -> Vec<Posture> {
     let params = ClassifierParams::default();
     bodies
         .iter()
-        .map(|b| b.as_ref().map_or(Posture::Unknown, |b| classify(b, &params)))
+        .map(|b| {
+            b.as_ref()
+                .map_or(Posture::Unknown, |b| classify(b, &params))
+        })
         .collect()
 }
 

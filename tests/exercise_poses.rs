@@ -2,10 +2,10 @@
 //! right, y down, z away from the camera, origin between the hips), and reps of every counted
 //! exercise through the whole [`Coach`]: top → bottom → top, with the frames in between.
 
-use bodyzone::config::Config;
 use bodyzone::body::{Body, Posture};
-use bodyzone::exercise::{ClassifierParams, Coach, Observation, classify};
+use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventKind};
+use bodyzone::exercise::{ClassifierParams, Coach, Observation, classify};
 use bodyzone::zone::PresenceGate;
 
 type P = [f32; 3];
@@ -228,7 +228,12 @@ fn reps_of_every_counted_exercise() {
         ("squat", Posture::Squat, standing(), squat()),
         ("lunge", Posture::Lunge, standing(), lunge()),
         ("pushup", Posture::Pushup, plank(), pushup()),
-        ("jumping_jack", Posture::JumpingJack, standing(), jack_open()),
+        (
+            "jumping_jack",
+            Posture::JumpingJack,
+            standing(),
+            jack_open(),
+        ),
     ] {
         let events = coach_events(exercise, &cycles(top, bottom, 3));
         assert_eq!(reps_of(&events, pose), [1, 2, 3], "{exercise}: {events:?}");

@@ -7,13 +7,13 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bodyzone::body::{NAMES, SKELETON};
+use bodyzone::frame::Mask;
 use bodyzone::output::display::{
     Canvas, DisplayState, FbInfo, Framebuffer, Layout, OLED_SIZE, Oled, Panel, PngSink, ZoneState,
     ZoneView, render_oled,
 };
 use bodyzone::pose::Keypoint;
-use bodyzone::body::{NAMES, SKELETON};
-use bodyzone::frame::Mask;
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::Size;
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, Operation};

@@ -7,10 +7,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bodyzone::process::{self, Shutdown};
-use bodyzone::body::Posture;
 use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
+use bodyzone::process::{self, Shutdown};
 use embedded_hal::digital::{ErrorType, OutputPin};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::low_level::raise;

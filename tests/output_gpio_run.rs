@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventKind, EventSink, SinkError};
+use bodyzone::frame::Frame;
 use bodyzone::output::gpio::{DynPin, FakePin, GpioOutput, Level, Mode, Rule};
 use bodyzone::runner::{Output, Pipeline, RunOptions, run};
-use bodyzone::frame::Frame;
 use bodyzone::source::{self, FrameSource, OpenOptions, SourceError, SourceSpec};
 
 use Level::{High, Low};

@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bodyzone::frame::{Converter, Frame, PixelFormat, YuvMode};
-use bodyzone::source::{Capture, FrameSource, Live, OpenOptions, Opener, RawReader, SourceSpec, Synthetic};
+use bodyzone::source::{
+    Capture, FrameSource, Live, OpenOptions, Opener, RawReader, SourceSpec, Synthetic,
+};
 use image::RgbImage;
 
 const W: u32 = 160;

@@ -13,7 +13,7 @@ use bodyzone::exercise::events::EventKind;
 use bodyzone::output::display::{Canvas, DisplayState, render_panel};
 use bodyzone::source::SourceSpec;
 use embedded_graphics::pixelcolor::Rgb888;
-use embedded_graphics::prelude::Size;
+use embedded_graphics::prelude::{RgbColor, Size};
 use image::RgbImage;
 
 /// A person doing squats in a gym, 720×1280 at 5 fps, 65 frames (TF.js test asset, mirrored;
@@ -66,7 +66,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(&events),
         false,
         Some(&mut |state, result| {
-            reps += result.events.iter().filter(|e| e.kind == EventKind::Rep).count();
+            reps += result
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Rep)
+                .count();
             let frame = annotate(state);
             let path = args.out.join(format!("frame_{index:04}.png"));
             index += 1;

@@ -12,7 +12,7 @@ pub struct Args {
 #[cfg(feature = "camera")]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use bodyzone::frame::PixelFormat;
-use bodyzone::source::list_devices;
+    use bodyzone::source::list_devices;
 
     let devices = list_devices();
     if devices.is_empty() {

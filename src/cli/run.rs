@@ -10,15 +10,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bodyzone::body::SKELETON;
 use bodyzone::config::Config;
+use bodyzone::exercise::events::{Event, EventSink, SinkError};
 use bodyzone::files::AtomicFile;
 use bodyzone::output::display::{self, Display, DisplayState};
-use bodyzone::exercise::events::{Event, EventSink, SinkError};
 use bodyzone::output::events::JsonLines;
 use bodyzone::output::gpio::GpioOutput;
-use bodyzone::process;
 use bodyzone::output::notify::Notifier;
-use bodyzone::body::SKELETON;
+use bodyzone::process;
 use bodyzone::runner::{self, FrameResult, Output, Pipeline, RunOptions, RunSummary};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use tracing::warn;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use bodyzone::files::{self, is_image_path};
+use bodyzone::files;
 use bodyzone::model::{ModelKind, Precision};
 use bodyzone::segment::{Segmentation, Segmenter, SegmenterConfig, render};
 use image::{DynamicImage, RgbImage, Rgba};

@@ -13,11 +13,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bodyzone::config::Config;
+use bodyzone::frame::Mask;
 use bodyzone::model::ModelKind;
 use bodyzone::output::display::{self, DisplayState};
 use bodyzone::output::gpio;
 use bodyzone::pose::{PoseEstimator, PoseEstimatorConfig};
-use bodyzone::frame::Mask;
 use bodyzone::segment::{Segmenter, SegmenterConfig};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use image::RgbImage;
@@ -285,7 +285,9 @@ mod tests {
 
     /// The networks with a built-in golden: the selfie and the landmark models.
     fn checked() -> impl Iterator<Item = ModelKind> {
-        ModelKind::SELFIE.into_iter().chain(ModelKind::POSE_LANDMARKS)
+        ModelKind::SELFIE
+            .into_iter()
+            .chain(ModelKind::POSE_LANDMARKS)
     }
 
     /// MediaPipe's landscape mask of the full-size frame, sampled down to the picture's size.

@@ -167,7 +167,9 @@ impl Measures {
         match min(self.elbow) {
             None => Posture::Unknown,
             Some(e) if e >= p.straight => Posture::Plank,
-            Some(_) if min(self.forearm_tilt).is_some_and(|t| t <= FOREARM_UPRIGHT) => Posture::Pushup,
+            Some(_) if min(self.forearm_tilt).is_some_and(|t| t <= FOREARM_UPRIGHT) => {
+                Posture::Pushup
+            }
             Some(_) => Posture::Plank,
         }
     }
@@ -320,7 +322,10 @@ mod tests {
         let mut f = PostureFilter::new(Hold::Frames(3));
         assert_eq!(f.update(0, Posture::Squat), None);
         assert_eq!(f.update(1, Posture::Squat), None);
-        assert_eq!(f.update(2, Posture::Squat), Some((Posture::Unknown, Posture::Squat)));
+        assert_eq!(
+            f.update(2, Posture::Squat),
+            Some((Posture::Unknown, Posture::Squat))
+        );
         assert_eq!(f.update(3, Posture::Standing), None);
         assert_eq!(f.update(4, Posture::Squat), None);
         assert_eq!(f.current(), Posture::Squat);

@@ -98,11 +98,11 @@ impl Coach {
         let mut events = Vec::new();
         for (i, state) in self.zones.iter_mut().enumerate() {
             let before = events.len();
-            let event = |kind| Event::new(t, obs.frame, state.zone.name.clone(), kind);
             let present = state.zone.is_present(&self.gate, obs.body, obs.mask);
             match state.tracker.update(t, present) {
                 Some(ZoneChange::Enter) => {
-                    events.push(event(EventKind::Enter));
+                    let name = state.zone.name.clone();
+                    events.push(Event::new(t, obs.frame, name, EventKind::Enter));
                     state.pose = PostureFilter::new(self.classifier.hold);
                     state.counters.iter_mut().for_each(RepCounter::reset);
                     state.reps = 0;
@@ -111,6 +111,7 @@ impl Coach {
                 None => {}
             }
             if state.tracker.is_settled(t) {
+                let event = |kind| Event::new(t, obs.frame, state.zone.name.clone(), kind);
                 state.pose.update(t, raw);
                 let held = Some(state.pose.current())
                     .filter(|p| p.is_exercise() && state.zone.exercise.is_none_or(|e| e == *p));

@@ -2,9 +2,9 @@
 //!
 //! The events belong to the rules that make them ([`super::Coach`]); outputs (the JSON-lines
 //! writer, GPIO pins, displays) implement [`EventSink`]. The JSON wire format is the JSON
-//! output's business: [`crate::output::events`].
+//! output's business (`output::events`, a layer up).
 
-use super::Posture;
+use crate::body::Posture;
 
 /// What kind of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

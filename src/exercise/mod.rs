@@ -40,4 +40,3 @@ mod reps;
 pub use classify::{ClassifierParams, Measures, PostureFilter, classify};
 pub use coach::{Coach, Observation, ZoneStatus};
 pub use reps::{RepCounter, RepRule};
-

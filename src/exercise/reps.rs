@@ -1,7 +1,7 @@
 //! Rep counting: a two-threshold state machine over one angle per exercise.
 
-use super::Posture;
 use super::classify::Measures;
+use crate::body::Posture;
 
 /// What makes one rep of an exercise: the angle watched, the threshold past which the person is
 /// at the bottom (`enter`) and the one past which they are back at the top (`exit`). The band

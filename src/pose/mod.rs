@@ -50,9 +50,9 @@ use serde::Serialize;
 use tract_onnx::prelude::Tensor;
 
 use crate::body::{Body, NAMES, NUM_KEYPOINTS};
+pub use crate::frame::Mask;
 use crate::imgproc::{BorderMode, ImageToTensor, RotatedRect};
 use crate::model::{Model, ModelError, ModelKind, Precision, f32_values};
-pub use crate::frame::Mask;
 use anchors::Anchor;
 use landmarks::{AUX_START, Landmark};
 use tracking::{FrameLandmarks, Tracker};

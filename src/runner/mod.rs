@@ -193,7 +193,7 @@ pub fn run_with(
             Converted::Full(image) => Some(image),
             Converted::Input(_) => None,
         };
-        per_frame(image, &result, &pipeline.coach);
+        per_frame(image, &result, pipeline.coach());
         // The capture thread may have ended: then the buffer is simply dropped.
         let _ = recycle.send(captured.frame);
         bar.inc(1);

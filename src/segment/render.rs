@@ -28,7 +28,7 @@
 //! ```
 //! use bodyzone::segment::render::{self, Rgba};
 //! use bodyzone::frame::Mask;
-use bodyzone::segment::{Segmentation, selfie_label};
+//! use bodyzone::segment::{Segmentation, selfie_label};
 //! use image::{Rgb, RgbImage};
 //!
 //! // A 96×48 frame with a "person" in the middle 20 columns.
@@ -63,8 +63,8 @@ pub use image::Rgba;
 use image::imageops::{self, FilterType};
 use image::{RgbImage, RgbaImage};
 
-use crate::frame::{Mask, to_u8};
 use super::Segmentation;
+use crate::frame::{Mask, to_u8};
 
 /// The largest blur (standard deviation in pixels) accepted; TF.js documents 0–20.
 pub const MAX_BLUR: u32 = 100;

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::frame::Frame;
 use super::{FrameSource, SourceError};
 use crate::files;
+use crate::frame::Frame;
 
 /// One image, or every image of a directory in natural name order (`frame2` before `frame10`).
 /// A directory's frames get timestamps `i / fps`.

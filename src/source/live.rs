@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::frame::Frame;
 use super::{FrameSource, OpenOptions, SourceError};
+use crate::frame::Frame;
 
 /// A device that blocks until its next frame.
 pub trait Capture: Send {

@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::frame::{PixelFormat, YuvMode};
 use super::SourceError;
 use crate::files::is_image_path;
+use crate::frame::{PixelFormat, YuvMode};
 
 /// A parsed `--source`.
 #[derive(Debug, Clone, PartialEq)]

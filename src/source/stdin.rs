@@ -3,8 +3,8 @@
 
 use std::io::Read;
 
-use crate::frame::{Frame, PixelFormat, YuvMode};
 use super::{Capture, SourceError};
+use crate::frame::{Frame, PixelFormat, YuvMode};
 
 /// Reads fixed-size frames of one raw format; the end of the stream at a frame boundary is the
 /// end of the source, anywhere else [`SourceError::Truncated`].

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use image::{Rgb, RgbImage};
 
-use crate::frame::Frame;
 use super::{FrameSource, SourceError};
+use crate::frame::Frame;
 
 /// Seconds per squat and per left-right drift.
 const SQUAT_PERIOD: f32 = 2.0;

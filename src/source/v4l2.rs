@@ -22,8 +22,8 @@ use v4l::video::Capture as _;
 use v4l::video::capture::Parameters;
 use v4l::{Device, Format, FourCC};
 
-use crate::frame::{Frame, PixelFormat, YuvMode};
 use super::{Capture, SourceError, V4l2Spec};
+use crate::frame::{Frame, PixelFormat, YuvMode};
 
 /// Size asked for when the user pins none: plenty for 256×144 / 224×224 model inputs.
 const DEFAULT_SIZE: (u32, u32) = (640, 480);

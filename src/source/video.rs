@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::frame::{Frame, PixelFormat, YuvMode};
 use super::{FrameSource, SourceError};
+use crate::frame::{Frame, PixelFormat, YuvMode};
 
 /// A video file's frames as RGB, every frame in order.
 pub struct VideoSource {

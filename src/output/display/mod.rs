@@ -49,8 +49,8 @@ use embedded_graphics::prelude::Size;
 
 use crate::body::{Body, NAMES, Posture};
 use crate::exercise::{Coach, ZoneStatus};
-use crate::pose::Keypoint;
 use crate::frame::Mask;
+use crate::pose::Keypoint;
 
 pub use canvas::Canvas;
 pub use fb::{Bitfield, FbInfo, Framebuffer};

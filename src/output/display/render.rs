@@ -119,7 +119,9 @@ where
         // corners (a 4-corner mat on a portrait clip panicked in debug builds).
         let style = PrimitiveStyle::with_stroke(colour, stroke);
         for edge in points.windows(2) {
-            Line::new(edge[0], edge[1]).into_styled(style).draw(target)?;
+            Line::new(edge[0], edge[1])
+                .into_styled(style)
+                .draw(target)?;
         }
         if let Some(&first) = points.first() {
             Text::with_baseline(

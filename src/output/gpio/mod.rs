@@ -424,11 +424,8 @@ fn drive(channel: &mut Channel, level: Level) {
 /// Events arrive in event time (`timestamp_ms`) but pulses are timed on the wall clock: a pulse
 /// is for the hardware on the pin, which lives in real time even when a file is replayed fast.
 impl EventSink for GpioOutput {
-    fn event(
-        &mut self,
-        event: &Event,
-    ) -> Result<(), SinkError> {
-        self.handle(&event.happening(), Instant::now());
+    fn event(&mut self, event: &Event) -> Result<(), SinkError> {
+        self.handle(event, Instant::now());
         Ok(())
     }
 
