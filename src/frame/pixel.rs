@@ -80,7 +80,10 @@ impl PixelFormat {
         match self {
             PixelFormat::Rgb24 => Some(3 * w),
             PixelFormat::Yuyv => Some(2 * w.div_ceil(2) * 2),
-            PixelFormat::Nv12 | PixelFormat::Yuv420 => Some(w),
+            // NV12 shares its stride with the interleaved chroma rows, which hold a U,V pair
+            // for every two pixels: an odd width needs one byte more than its luma.
+            PixelFormat::Nv12 => Some(2 * w.div_ceil(2)),
+            PixelFormat::Yuv420 => Some(w),
             PixelFormat::Mjpeg | PixelFormat::Custom(_) => None,
         }
     }

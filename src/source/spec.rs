@@ -121,13 +121,19 @@ impl FromStr for SourceSpec {
             }
             "stdin" => parse_stdin(parts, &bad),
             "synthetic" => parse_synthetic(parts, &bad),
-            _ if head.starts_with("/dev/") => parse_v4l2(head, parts, &bad),
+            // Files live under /dev too (the Pi's RAM disk /dev/shm): only what is not a file
+            // or a directory there is taken for a camera (a missing one fails as a camera).
+            _ if head.starts_with("/dev/") && !is_file_or_dir(s) => parse_v4l2(head, parts, &bad),
             _ => Ok(SourceSpec::Path(PathBuf::from(s))),
         }
     }
 }
 
 type Bad<'a> = &'a dyn Fn(&str, &str) -> SourceError;
+
+fn is_file_or_dir(path: &str) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() || m.is_dir())
+}
 
 fn parse_v4l2<'a>(
     device: &str,
@@ -177,6 +183,14 @@ fn parse_stdin<'a>(
     let (Some((width, height)), None) = parse_size_fps(size, bad)? else {
         return Err(bad("size", "WxH after the format (the pipe sets the rate)"));
     };
+    // A pipe's rows are packed with no stride to say otherwise, and YUYV and NV12 give each
+    // pair of pixels one chroma sample: an odd width has no one layout to agree on.
+    if matches!(format, PixelFormat::Yuyv | PixelFormat::Nv12) && width % 2 == 1 {
+        return Err(bad(
+            "size",
+            &format!("an even width for {format} (one chroma pair per two pixels), not {width}"),
+        ));
+    }
     let yuv = match parts.next() {
         None | Some("limited") => YuvMode::Bt601Limited,
         Some("full") => YuvMode::Bt601Full,
