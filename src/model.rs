@@ -97,7 +97,7 @@ impl ModelKind {
 
     /// One of `allowed` by its [`ModelKind::name`], or by its [`ModelKind::short_name`] where
     /// all of `allowed` are networks of one kind (the selfie models, the landmark models). The
-    /// error lists what is allowed.
+    /// error lists what is allowed (callers name the text, as clap does).
     pub fn parse_among(text: &str, allowed: &[ModelKind]) -> Result<ModelKind, String> {
         let short = [&ModelKind::SELFIE[..], &ModelKind::POSE_LANDMARKS[..]]
             .iter()
@@ -109,7 +109,7 @@ impl ModelKind {
             .find(|&k| name(k) == text || k.name() == text)
             .ok_or_else(|| {
                 let names: Vec<&str> = allowed.iter().map(|&k| name(k)).collect();
-                format!("unknown model `{text}`: expected {}", names.join(", "))
+                format!("expected one of {}", names.join(", "))
             })
     }
 
@@ -162,6 +162,23 @@ impl ModelKind {
             ModelKind::SelfieLandscape => [1, 3, 144, 256],
             ModelKind::PoseDetector => [1, 3, 224, 224],
             ModelKind::PoseLite | ModelKind::PoseFull | ModelKind::PoseHeavy => [1, 3, 256, 256],
+        }
+    }
+
+    /// The output shapes the pipelines read, in order (`models/README.md`): a file whose
+    /// outputs differ is another network.
+    pub fn output_shapes(self) -> &'static [&'static [usize]] {
+        match self {
+            ModelKind::SelfieGeneral => &[&[1, 1, 256, 256]],
+            ModelKind::SelfieLandscape => &[&[1, 1, 144, 256]],
+            ModelKind::PoseDetector => &[&[1, 2254, 12], &[1, 2254, 1]],
+            ModelKind::PoseLite | ModelKind::PoseFull | ModelKind::PoseHeavy => &[
+                &[1, 195],
+                &[1, 1],
+                &[1, 1, 256, 256],
+                &[1, 39, 64, 64],
+                &[1, 117],
+            ],
         }
     }
 
@@ -389,6 +406,18 @@ impl Model {
     }
 
     fn run_value(&mut self, input: TValue) -> Result<TVec<TValue>, ModelError> {
+        // The f16 plan takes half floats in as well as out.
+        let input = if self.precision == Precision::F16 {
+            input
+                .cast_to::<f16>()
+                .map(|t| t.into_owned().into_tvalue())
+                .map_err(|e| ModelError::Run {
+                    kind: self.kind,
+                    message: format!("{e:#}"),
+                })?
+        } else {
+            input
+        };
         let outputs = self.state.run(tvec!(input)).map_err(|e| ModelError::Run {
             kind: self.kind,
             message: format!("{e:#}"),
@@ -436,11 +465,38 @@ pub(crate) fn declutter_keeping_layout(model: &mut TypedModel) -> TractResult<()
     declutter.optimize(model)
 }
 
+/// Refuses a file that is another network (`--model-path` to the wrong model): its outputs
+/// would be read with this network's shapes.
+fn check_outputs(model: &TypedModel, kind: ModelKind) -> TractResult<()> {
+    let expected = kind.output_shapes();
+    let got = model
+        .output_outlets()?
+        .iter()
+        .map(|&outlet| {
+            let fact = model.outlet_fact(outlet)?;
+            Ok(fact.shape.as_concrete().map(<[usize]>::to_vec))
+        })
+        .collect::<TractResult<Vec<_>>>()?;
+    let matches = got.len() == expected.len()
+        && got
+            .iter()
+            .zip(expected)
+            .all(|(got, want)| got.as_deref() == Some(*want));
+    if !matches {
+        anyhow::bail!(
+            "outputs {got:?}, expected {expected:?} for a {} model: is it another network?",
+            kind.name()
+        );
+    }
+    Ok(())
+}
+
 fn optimise(bytes: &[u8], kind: ModelKind, precision: Precision) -> TractResult<Plan> {
     let mut model = tract_onnx::onnx()
         .model_for_read(&mut &*bytes)?
         .with_input_fact(0, f32::fact(kind.input_shape()).into())?
         .into_typed()?;
+    check_outputs(&model, kind)?;
     // Our f32 convolutions beat tract's only as vector code; the portable build does not. Int8
     // is ours alone (its 1×1 convolutions are rewritten from our f32 ones), on every CPU.
     let our_convolutions = match precision {
