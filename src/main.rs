@@ -49,10 +49,17 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
+            let line = one_line(&err);
+            if cli::run::json_logs() {
+                tracing::error!("{line}");
+            } else {
+                eprintln!("bodyzone: {line}");
             }
-            eprintln!("bodyzone: {}", one_line(&err));
+            if is_broken_pipe(&err) {
+                // What a shell reports for a writer killed by SIGPIPE: the reader went away,
+                // and whatever was still to be written (events) is lost, so never 0.
+                return ExitCode::from(141);
+            }
             // 2: bad input (file, config, device); other failures return their own code through Ok.
             ExitCode::from(2)
         }
