@@ -59,6 +59,10 @@ pub fn peer_onnx(model: ModelKind, precision: Precision) -> String {
     }
 }
 
+/// More threads than any board has cores only costs memory and start-up (each is a rayon
+/// worker with its own stack).
+pub const MAX_THREADS: usize = 64;
+
 /// What to time and how long.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -101,7 +105,7 @@ pub enum BenchError {
     NoPerson { width: u32, height: u32 },
     #[error("--iters must be at least 1")]
     NoIterations,
-    #[error("--threads must be at least 1")]
+    #[error("--threads must be 1 to {MAX_THREADS}")]
     NoThreads,
 }
 
@@ -235,7 +239,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, BenchError> {
         return Err(BenchError::NoIterations);
     }
     let executor = match config.threads {
-        0 => return Err(BenchError::NoThreads),
+        n if n == 0 || n > MAX_THREADS => return Err(BenchError::NoThreads),
         1 => Executor::SingleThread,
         n => Executor::multithread(n),
     };
@@ -267,7 +271,7 @@ pub fn profile(config: &BenchConfig) -> Result<Vec<NodeTime>, BenchError> {
         return Err(BenchError::NoIterations);
     }
     let executor = match config.threads {
-        0 => return Err(BenchError::NoThreads),
+        n if n == 0 || n > MAX_THREADS => return Err(BenchError::NoThreads),
         1 => Executor::SingleThread,
         n => Executor::multithread(n),
     };

@@ -116,6 +116,12 @@ use crate::segment::SegmenterConfig;
 use crate::source::SourceSpec;
 use crate::zone::{AnchorRule, Polygon, PresenceMode, Zone};
 
+/// Every frame tests the person against every zone's polygon: bounds that keep a frame's
+/// rules work small whatever the file asks (a floor has a handful of mats, a mat a few corners).
+pub const MAX_ZONES: usize = 32;
+/// See [`MAX_ZONES`].
+pub const MAX_POLYGON_POINTS: usize = 64;
+
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -717,8 +723,15 @@ impl<'t> Ctx<'t> {
                 "need at least one [[zone]] with a name and a polygon",
             );
         }
+        if zones.len() > MAX_ZONES {
+            self.problem(
+                "zone",
+                format!("{} zones: at most {MAX_ZONES}", zones.len()),
+            );
+        }
         let zones: Vec<Zone> = zones
             .into_iter()
+            .take(MAX_ZONES)
             .enumerate()
             .filter_map(|(i, raw)| self.zone(i, raw?, &model))
             .collect();
@@ -902,6 +915,13 @@ impl<'t> Ctx<'t> {
                     raw.name
                 ),
             );
+        }
+        if raw.polygon.len() > MAX_POLYGON_POINTS {
+            self.problem(
+                key("polygon"),
+                format!("{} points: at most {MAX_POLYGON_POINTS}", raw.polygon.len()),
+            );
+            return None;
         }
         let polygon = Polygon::new(raw.polygon)
             .map_err(|err| self.problem(key("polygon"), err.to_string()))
