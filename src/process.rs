@@ -102,6 +102,15 @@ impl Drop for Registration {
     }
 }
 
+/// The text a panic carried (`panic!("...")` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
 /// Runs every action of [`GLOBAL`].
 pub fn run_all() -> usize {
     GLOBAL.run_all()

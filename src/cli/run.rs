@@ -84,9 +84,13 @@ pub(crate) fn execute(
     realtime: bool,
     mut per_frame: Option<&mut DrawFrame<'_>>,
 ) -> anyhow::Result<RunSummary> {
+    // The first SIGINT/SIGTERM stops after the current frame (and ends a realtime wait); a
+    // second one drives the pins safe and exits at once.
+    let shutdown = process::Shutdown::install().context("installing the SIGINT/SIGTERM handler")?;
     let opts = OpenOptions {
         realtime,
         frame_timeout: config.source.frame_timeout,
+        stop: shutdown.flag(),
         ..OpenOptions::default()
     };
     let source = source::open(spec, &opts)?;
@@ -124,9 +128,6 @@ pub(crate) fn execute(
     outputs.extend(gpio.as_mut().map(|g| Output::best_effort("gpio", g)));
     outputs.extend(watchdog.as_mut().map(|w| Output::best_effort("systemd", w)));
 
-    // The first SIGINT/SIGTERM stops after the current frame; a second one drives the pins
-    // safe and exits at once.
-    let shutdown = process::Shutdown::install().context("installing the SIGINT/SIGTERM handler")?;
     let options = RunOptions {
         stop: shutdown.flag(),
         progress,
@@ -295,7 +296,18 @@ pub(crate) fn init_logging() {
 }
 
 /// Status lines on stderr in `format`; `RUST_LOG` chooses the level (default `info`).
+/// Whether logs are JSON lines: then the final error is one too.
+pub(crate) fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub(crate) fn init_logging_as(format: LogFormat) {
+    JSON_LOGS.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -19,6 +19,14 @@ pub enum EventKind {
     PoseEnd,
     /// A repetition finished (back at the top).
     Rep,
+    /// The run loop's own: the source has no picture (a camera unplugged or stalled); every
+    /// occupied zone was left just before, and outputs are in their safe state. No zone.
+    SourceLost,
+    /// Frames flow again after `SourceLost`. No zone.
+    SourceRestored,
+    /// An output that may fail without stopping the run (GPIO, a display) failed; `detail`
+    /// names it and says why. Once per failure, not per frame. No zone.
+    OutputFailed,
 }
 
 impl EventKind {
@@ -30,6 +38,9 @@ impl EventKind {
             EventKind::PoseStart => "pose_start",
             EventKind::PoseEnd => "pose_end",
             EventKind::Rep => "rep",
+            EventKind::SourceLost => "source_lost",
+            EventKind::SourceRestored => "source_restored",
+            EventKind::OutputFailed => "output_failed",
         }
     }
 }
@@ -41,13 +52,15 @@ pub struct Event {
     pub timestamp_ms: u64,
     /// The source's frame number, counting from 0 (dropped frames included).
     pub frame: u64,
-    /// The zone's name in the config.
+    /// The zone's name in the config; empty for the run loop's own events.
     pub zone: String,
     pub kind: EventKind,
     /// The exercise, for pose and rep events.
     pub pose: Option<Posture>,
     /// Repetitions of `pose` since the person entered the zone, for rep events.
     pub reps: Option<u32>,
+    /// What happened, in words, for the run loop's own events.
+    pub detail: Option<String>,
 }
 
 impl Event {
@@ -59,6 +72,15 @@ impl Event {
             kind,
             pose: None,
             reps: None,
+            detail: None,
+        }
+    }
+
+    /// One of the run loop's own events, about no zone.
+    pub fn system(timestamp_ms: u64, frame: u64, kind: EventKind, detail: String) -> Event {
+        Event {
+            detail: Some(detail),
+            ..Event::new(timestamp_ms, frame, "", kind)
         }
     }
 

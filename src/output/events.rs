@@ -8,7 +8,7 @@
 //! - `timestamp_ms` (integer): milliseconds since the source started (file sources: the
 //!   frame's time in the file; cameras: time since the camera opened),
 //! - `frame` (integer): the source's frame number, counting from 0 (dropped frames included),
-//! - `zone` (string): the zone's `name` in the config,
+//! - `zone` (string): the zone's `name` in the config (left out for the run's own events),
 //! - `type` (string): one of the types below.
 //!
 //! | `type` | when | extra fields |
@@ -18,9 +18,13 @@
 //! | `pose_start` | the person in the zone started holding an exercise pose | `pose` |
 //! | `pose_end` | they stopped holding it (always before `exit`) | `pose` |
 //! | `rep` | a repetition finished (back at the top) | `pose`, `reps` |
+//! | `source_lost` | the camera stopped giving pictures (unplugged, stalled); outputs are safe until it is back | `detail` |
+//! | `source_restored` | frames flow again | `detail` |
+//! | `output_failed` | an output that may fail without stopping the run (GPIO) failed, once per failure | `detail` |
 //!
 //! - `pose` (string): `squat`, `lunge`, `plank`, `pushup`, `jumping_jack` or `warrior`.
 //! - `reps` (integer): repetitions of `pose` counted since the person entered the zone.
+//! - `detail` (string): what happened, in words (the device, the output and its error).
 //!
 //! Fields that do not apply are left out, never `null`. This list may grow: **ignore fields
 //! and types you do not know**.
@@ -59,6 +63,7 @@ use crate::exercise::events::{Event, EventSink, SinkError};
 struct Line<'a> {
     timestamp_ms: u64,
     frame: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
     zone: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -66,6 +71,8 @@ struct Line<'a> {
     pose: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
 }
 
 impl<'a> From<&'a Event> for Line<'a> {
@@ -77,6 +84,7 @@ impl<'a> From<&'a Event> for Line<'a> {
             kind: event.kind.name(),
             pose: event.pose.map(Posture::name),
             reps: event.reps,
+            detail: event.detail.as_deref(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
@@ -46,9 +47,9 @@ pub(super) fn spawn_capture(
     stop: Arc<AtomicBool>,
     one_pass: Option<ModelInput>,
     recycled: Receiver<Converted>,
-) -> Receiver<Result<Captured, SourceError>> {
+) -> std::io::Result<(Receiver<Result<Captured, SourceError>>, JoinHandle<()>)> {
     let (tx, rx) = sync_channel(2);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("capture".into())
         .spawn(move || {
             let mut converter = Converter::new();
@@ -85,7 +86,6 @@ pub(super) fn spawn_capture(
                     break;
                 }
             }
-        })
-        .expect("spawning the capture thread");
-    rx
+        })?;
+    Ok((rx, thread))
 }

@@ -51,7 +51,7 @@ use image::RgbImage;
 use tracing::{info, warn};
 
 use crate::exercise::Coach;
-use crate::exercise::events::{Event, EventSink, SinkError};
+use crate::exercise::events::{Event, EventKind, EventSink, SinkError};
 use crate::model::ModelError;
 use crate::pose::PoseError;
 use crate::source::{FrameSource, SourceError};
@@ -70,6 +70,12 @@ pub enum RunError {
     /// The source failed for good (file truncated, device gone without reconnecting).
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// A thread of the loop could not start, or panicked (a bug); the message says where.
+    #[error("{thread} thread failed: {message}")]
+    Thread {
+        thread: &'static str,
+        message: String,
+    },
     /// An output whose failure stops the run failed (the events log: disk full, closed pipe).
     #[error("{output}: {source}")]
     Sink {
@@ -139,8 +145,13 @@ pub fn run_with(
         "starting"
     );
     let len = source.len_hint();
+    let describe = source.describe();
     let (recycle, recycled) = channel();
-    let frames_rx = spawn_capture(source, opts.stop.clone(), one_pass, recycled);
+    let (frames_rx, capture) = spawn_capture(source, opts.stop.clone(), one_pass, recycled)
+        .map_err(|source| RunError::Thread {
+            thread: "capture",
+            message: source.to_string(),
+        })?;
     let bar = match (opts.progress, len) {
         (true, Some(n)) => indicatif::ProgressBar::new(n).with_style(
             indicatif::ProgressStyle::with_template(
@@ -153,30 +164,32 @@ pub fn run_with(
     let started = Instant::now();
     let mut summary = RunSummary::default();
     let mut window = (Instant::now(), 0u64, StageMs::default());
-    let (mut last_frame, mut last_time) = (0, Duration::ZERO);
+    let mut last = Moment::default();
     let mut lost = false;
     for message in frames_rx.iter() {
         let captured = match message {
             Ok(c) => c,
             Err(err) if err.is_transient() => {
-                warn!("{err}; zones cleared until frames come back");
-                let events = pipeline.leave_all(last_frame, last_time);
-                deliver(outputs, &events, last_time, &mut summary)?;
+                let events = pipeline.leave_all(last.frame, last.time);
+                deliver(outputs, &events, last, &mut summary)?;
                 if !std::mem::replace(&mut lost, true) {
-                    for output in outputs.iter_mut() {
-                        let result = output.sink.source_lost();
-                        output.check(result)?;
-                    }
+                    warn!("{err}; zones cleared and outputs safe until frames come back");
+                    let lost = [last.event(EventKind::SourceLost, err.to_string())];
+                    deliver(outputs, &lost, last, &mut summary)?;
+                    each_output(outputs, last, &mut summary, |sink| sink.source_lost())?;
                 }
                 continue;
             }
             Err(err) => return Err(err.into()),
         };
         if std::mem::take(&mut lost) {
-            for output in outputs.iter_mut() {
-                let result = output.sink.source_back();
-                output.check(result)?;
-            }
+            let at = Moment {
+                frame: captured.sequence,
+                time: captured.timestamp,
+            };
+            each_output(outputs, at, &mut summary, |sink| sink.source_back())?;
+            let back = [at.event(EventKind::SourceRestored, describe.clone())];
+            deliver(outputs, &back, at, &mut summary)?;
         }
         let mut result = pipeline.analyse(
             captured.frame.picture(),
@@ -184,11 +197,14 @@ pub fn run_with(
             captured.timestamp,
         )?;
         result.times.convert = captured.convert_ms;
-        (last_frame, last_time) = (captured.sequence, captured.timestamp);
+        last = Moment {
+            frame: captured.sequence,
+            time: captured.timestamp,
+        };
         summary.frames += 1;
         summary.dropped = captured.dropped;
         summary.skipped += u64::from(result.skipped);
-        deliver(outputs, &result.events, captured.timestamp, &mut summary)?;
+        deliver(outputs, &result.events, last, &mut summary)?;
         let image = match &captured.frame {
             Converted::Full(image) => Some(image),
             Converted::Input(_) => None,
@@ -224,8 +240,17 @@ pub fn run_with(
         }
     }
     bar.finish_and_clear();
-    let events = pipeline.leave_all(last_frame, last_time);
-    deliver(outputs, &events, last_time, &mut summary)?;
+    // The channel closed: the capture thread is done, or died. A panic there is a bug that
+    // must end the run with its message, never look like the end of the input.
+    let died = capture.join().err();
+    let events = pipeline.leave_all(last.frame, last.time);
+    deliver(outputs, &events, last, &mut summary)?;
+    if let Some(panic) = died {
+        return Err(RunError::Thread {
+            thread: "capture",
+            message: crate::process::panic_message(&*panic),
+        });
+    }
     summary.elapsed = started.elapsed();
     info!(
         frames = summary.frames,
@@ -261,11 +286,13 @@ pub enum OnFailure {
     Continue,
 }
 
-/// An output the loop feeds, by name (for the logs), and what its failure means.
+/// An output the loop feeds, by name (for the logs and events), and what its failure means.
 pub struct Output<'a> {
     pub name: &'static str,
     pub sink: &'a mut dyn EventSink,
     pub on_failure: OnFailure,
+    /// Failing now: the failure was reported once and is not reported again every frame.
+    failing: bool,
 }
 
 impl<'a> Output<'a> {
@@ -275,50 +302,94 @@ impl<'a> Output<'a> {
             name,
             sink,
             on_failure: OnFailure::Stop,
+            failing: false,
         }
     }
 
-    /// An output whose failure is logged and skipped.
+    /// An output whose failure is logged, reported as an `output_failed` event to the others,
+    /// and skipped.
     pub fn best_effort(name: &'static str, sink: &'a mut dyn EventSink) -> Output<'a> {
         Output {
             name,
             sink,
             on_failure: OnFailure::Continue,
+            failing: false,
         }
     }
 
-    /// Applies this output's [`OnFailure`] to the result of one call.
-    fn check(&self, result: Result<(), SinkError>) -> Result<(), RunError> {
+    /// Applies this output's [`OnFailure`] to the result of one call; the first failure of a
+    /// best-effort output adds an `output_failed` event to `failed`.
+    fn check(
+        &mut self,
+        result: Result<(), SinkError>,
+        at: Moment,
+        failed: &mut Vec<Event>,
+    ) -> Result<(), RunError> {
         match (result, self.on_failure) {
-            (Ok(()), _) => Ok(()),
+            (Ok(()), _) => {
+                self.failing = false;
+                Ok(())
+            }
             (Err(source), OnFailure::Stop) => Err(RunError::Sink {
                 output: self.name,
                 source,
             }),
             (Err(err), OnFailure::Continue) => {
-                warn!(output = self.name, "{err}");
+                if !std::mem::replace(&mut self.failing, true) {
+                    warn!(output = self.name, "{err}; carrying on without it");
+                    let detail = format!("{}: {err}", self.name);
+                    failed.push(at.event(EventKind::OutputFailed, detail));
+                }
                 Ok(())
             }
         }
     }
 }
 
+/// Where in the stream something happened: the frame and its time.
+#[derive(Clone, Copy, Debug, Default)]
+struct Moment {
+    frame: u64,
+    time: Duration,
+}
+
+impl Moment {
+    fn event(self, kind: EventKind, detail: String) -> Event {
+        Event::system(self.time.as_millis() as u64, self.frame, kind, detail)
+    }
+}
+
+/// Calls `call` on every output, then delivers the `output_failed` events it caused.
+fn each_output(
+    outputs: &mut [Output<'_>],
+    at: Moment,
+    summary: &mut RunSummary,
+    mut call: impl FnMut(&mut dyn EventSink) -> Result<(), SinkError>,
+) -> Result<(), RunError> {
+    let mut failed = Vec::new();
+    for output in outputs.iter_mut() {
+        let result = call(output.sink);
+        output.check(result, at, &mut failed)?;
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    deliver(outputs, &failed, at, summary)
+}
+
+/// Gives `events` to every output, then a tick.
 fn deliver(
     outputs: &mut [Output<'_>],
     events: &[Event],
-    timestamp: Duration,
+    at: Moment,
     summary: &mut RunSummary,
 ) -> Result<(), RunError> {
-    for output in outputs.iter_mut() {
-        for event in events {
-            let result = output.sink.event(event);
-            output.check(result)?;
-        }
-        let result = output.sink.tick(timestamp.as_millis() as u64);
-        output.check(result)?;
-    }
     summary.events += events.len() as u64;
-    Ok(())
+    let timestamp_ms = at.time.as_millis() as u64;
+    each_output(outputs, at, summary, |sink| {
+        events.iter().try_for_each(|event| sink.event(event))?;
+        sink.tick(timestamp_ms)
+    })
 }
 
 #[cfg(test)]

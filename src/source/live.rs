@@ -91,6 +91,7 @@ pub struct Live {
     name: String,
     shared: Arc<Shared>,
     frame_timeout: Duration,
+    lossless: bool,
 }
 
 impl Live {
@@ -119,11 +120,24 @@ impl Live {
             name: name.clone(),
             shared: shared.clone(),
             capacity: opts.queue.clamp(1, 2),
+            lossless: opts.lossless,
             start: Instant::now(),
         };
         std::thread::Builder::new()
             .name(format!("capture {name}"))
-            .spawn(move || worker.run(capture, opener, reconnect))
+            .spawn(move || {
+                let shared = worker.shared.clone();
+                let device = worker.name.clone();
+                // A bug in a driver binding or a converter must end the run with its message,
+                // not leave the consumer waiting for frames that never come.
+                let run = std::panic::AssertUnwindSafe(|| worker.run(capture, opener, reconnect));
+                if let Err(panic) = std::panic::catch_unwind(run) {
+                    let message = crate::process::panic_message(&*panic);
+                    shared.update(|s| {
+                        s.status = Status::Failed(SourceError::Panicked { device, message })
+                    });
+                }
+            })
             .map_err(|source| SourceError::Io {
                 path: name.clone().into(),
                 source,
@@ -132,6 +146,7 @@ impl Live {
             name,
             shared,
             frame_timeout: opts.frame_timeout,
+            lossless: opts.lossless,
         })
     }
 }
@@ -140,6 +155,8 @@ struct Worker {
     name: String,
     shared: Arc<Shared>,
     capacity: usize,
+    /// Wait for room in the queue instead of dropping the oldest frame.
+    lossless: bool,
     start: Instant,
 }
 
@@ -167,6 +184,9 @@ impl Worker {
                     frame.timestamp = self.start.elapsed();
                     produced += 1;
                     let capacity = self.capacity;
+                    if self.lossless && !self.wait_for_room() {
+                        return;
+                    }
                     self.shared.update(|s| {
                         s.dropped += gap;
                         while s.queue.len() >= capacity {
@@ -196,6 +216,17 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Waits until the queue has room; `false` when the source was dropped meanwhile.
+    fn wait_for_room(&self) -> bool {
+        let state = self.shared.lock();
+        let state = self
+            .shared
+            .changed
+            .wait_while(state, |s| s.queue.len() >= self.capacity && !s.stop)
+            .unwrap_or_else(|e| e.into_inner());
+        !state.stop
     }
 
     /// Retries `opener` with back-off until it succeeds (`Some`) or the source is dropped.
@@ -248,6 +279,8 @@ impl FrameSource for Live {
         let deadline = Instant::now() + self.frame_timeout;
         loop {
             if let Some(frame) = state.queue.pop_front() {
+                // A lossless worker waits for this room.
+                self.shared.changed.notify_all();
                 return Ok(Some(frame));
             }
             match &state.status {
@@ -297,7 +330,7 @@ impl FrameSource for Live {
     }
 
     fn is_live(&self) -> bool {
-        true
+        !self.lossless
     }
 
     fn dropped(&self) -> u64 {

@@ -54,6 +54,8 @@ mod v4l2;
 mod video;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::frame::{ConvertError, Frame, PixelFormat};
@@ -168,6 +170,9 @@ pub enum SourceError {
     /// The binary was built without the `camera` feature.
     #[error("{}: V4L2 cameras need the `camera` feature (cargo build --features camera)", device.display())]
     CameraSupportDisabled { device: PathBuf },
+    /// A bug: the capture thread panicked. The run stops with the message (outputs safe).
+    #[error("{device}: capture thread panicked: {message}")]
+    Panicked { device: String, message: String },
 }
 
 impl SourceError {
@@ -181,7 +186,7 @@ impl SourceError {
 }
 
 /// How [`open`] builds a source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct OpenOptions {
     /// Pace file sources by their timestamps instead of as fast as possible.
     pub realtime: bool,
@@ -193,6 +198,10 @@ pub struct OpenOptions {
     pub reconnect: Backoff,
     /// Frames a live source keeps for a slow consumer (1–2: latest frame wins).
     pub queue: usize,
+    /// A live source waits for its consumer instead of dropping its oldest frame (pipes).
+    pub lossless: bool,
+    /// Set to stop: waits (realtime pacing) end early when it is.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Default for OpenOptions {
@@ -203,6 +212,8 @@ impl Default for OpenOptions {
             frame_timeout: Duration::from_secs(2),
             reconnect: Backoff::default(),
             queue: 1,
+            lossless: false,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -227,7 +238,18 @@ pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource
                         source: std::io::Error::other("a pipe cannot be reopened"),
                     })
             });
-            return Ok(Box::new(Live::spawn("stdin".into(), opener, None, opts)?));
+            // A pipe paces its writer: a file or a fast decoder on stdin must not lose frames,
+            // and a camera piping into it drops frames on its side when bodyzone is slower.
+            let lossless = OpenOptions {
+                lossless: true,
+                ..opts.clone()
+            };
+            return Ok(Box::new(Live::spawn(
+                "stdin".into(),
+                opener,
+                None,
+                &lossless,
+            )?));
         }
         SourceSpec::Synthetic {
             width,
@@ -242,7 +264,7 @@ pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource
         },
     };
     Ok(if opts.realtime {
-        Box::new(Realtime::new(source))
+        Box::new(Realtime::new(source, opts.stop.clone()))
     } else {
         source
     })
@@ -278,11 +300,18 @@ fn open_camera(spec: &V4l2Spec, _opts: &OpenOptions) -> Result<Box<dyn FrameSour
 pub struct Realtime<S> {
     inner: S,
     start: Option<(Instant, Duration)>,
+    stop: Arc<AtomicBool>,
 }
 
 impl<S: FrameSource> Realtime<S> {
-    pub fn new(inner: S) -> Self {
-        Realtime { inner, start: None }
+    /// Waits end early once `stop` is set (a long gap in a file's timestamps must not hold
+    /// up Ctrl-C).
+    pub fn new(inner: S, stop: Arc<AtomicBool>) -> Self {
+        Realtime {
+            inner,
+            start: None,
+            stop,
+        }
     }
 }
 
@@ -293,7 +322,14 @@ impl<S: FrameSource> FrameSource for Realtime<S> {
         };
         let (t0, ts0) = *self.start.get_or_insert((Instant::now(), frame.timestamp));
         let due = t0 + frame.timestamp.saturating_sub(ts0);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        const SLICE: Duration = Duration::from_millis(50);
+        while !self.stop.load(Ordering::Relaxed) {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(SLICE));
+        }
         Ok(Some(frame))
     }
 

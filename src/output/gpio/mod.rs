@@ -254,6 +254,9 @@ pub struct GpioOutput {
     channels: Vec<Channel>,
     /// The camera is lost: every pin stays at its safe level until it is back.
     lost: bool,
+    /// The first failed write since the run loop last asked (a flaky pin must not stop
+    /// detection: the loop reports it and goes on).
+    failure: Option<String>,
     _registration: process::Registration,
 }
 
@@ -296,6 +299,7 @@ impl GpioOutput {
         let mut output = Self {
             channels,
             lost: false,
+            failure: None,
             _registration: registration,
         };
         output.drive_safe();
@@ -363,7 +367,7 @@ impl GpioOutput {
             } else {
                 channel.rule.off_level()
             };
-            drive(channel, level);
+            drive(channel, level, &mut self.failure);
         }
     }
 
@@ -390,8 +394,13 @@ impl GpioOutput {
             let level = channel.rule.safe_level();
             // Always written: a safe write must not be skipped on a stale idea of the wire.
             channel.driven = None;
-            drive(channel, level);
+            drive(channel, level, &mut self.failure);
         }
+    }
+
+    /// The first failed write since the last call, as the run loop's error.
+    fn take_failure(&mut self) -> Result<(), SinkError> {
+        self.failure.take().map_or(Ok(()), |f| Err(f.into()))
     }
 
     /// Whether each rule's output is on right now (in rule order).
@@ -403,7 +412,9 @@ impl GpioOutput {
     }
 }
 
-fn drive(channel: &mut Channel, level: Level) {
+/// Writes `level` if the wire is not known to be at it; a failed write is retried on the next
+/// tick because `driven` still differs, and reported in `failure` (the first of the frame).
+fn drive(channel: &mut Channel, level: Level, failure: &mut Option<String>) {
     if channel.driven == Some(level) {
         return;
     }
@@ -413,10 +424,10 @@ fn drive(channel: &mut Channel, level: Level) {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     match pin.set(level) {
         Ok(()) => channel.driven = Some(level),
-        // Logged, not returned: a flaky pin must not stop detection; the write is retried on
-        // the next tick because `driven` still differs.
         Err(err) => {
-            tracing::warn!(trigger = %channel.rule.trigger, ?level, "GPIO write failed: {err}")
+            failure.get_or_insert_with(|| {
+                format!("writing {level:?} for {}: {err}", channel.rule.trigger)
+            });
         }
     }
 }
@@ -426,17 +437,17 @@ fn drive(channel: &mut Channel, level: Level) {
 impl EventSink for GpioOutput {
     fn event(&mut self, event: &Event) -> Result<(), SinkError> {
         self.handle(event, Instant::now());
-        Ok(())
+        self.take_failure()
     }
 
     fn tick(&mut self, _timestamp_ms: u64) -> Result<(), SinkError> {
         GpioOutput::tick(self, Instant::now());
-        Ok(())
+        self.take_failure()
     }
 
     fn source_lost(&mut self) -> Result<(), SinkError> {
         self.camera_lost();
-        Ok(())
+        self.take_failure()
     }
 
     fn source_back(&mut self) -> Result<(), SinkError> {
