@@ -3,6 +3,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use bodyzone::source::{self, FrameSource, OpenOptions, SourceError, SourceSpec, VideoSource};
@@ -110,7 +111,25 @@ fn video_without_index_or_garbage_is_an_error() {
 
 #[test]
 fn stopping_early_does_not_hang() {
-    let mut video = VideoSource::open(&squat_clip()).unwrap();
-    video.next_frame().unwrap().unwrap();
-    drop(video); // ffmpeg is blocked on a full pipe; dropping must kill it, not wait.
+    // On a thread of its own, so that a drop waiting for ffmpeg fails the test at the deadline
+    // instead of blocking the test run forever.
+    let (done, finished) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let mut video = VideoSource::open(&squat_clip()).unwrap();
+        video.next_frame().unwrap().unwrap();
+        drop(video); // ffmpeg is blocked on a full pipe; dropping must kill it, not wait.
+        done.send(()).unwrap();
+    });
+    // Generous: the drop takes milliseconds; only a slow machine under load comes near.
+    let deadline = Duration::from_secs(60);
+    match finished.recv_timeout(deadline) {
+        Ok(()) => worker.join().unwrap(),
+        // The worker failed before the drop: show its panic, not a hang.
+        Err(RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(worker.join().unwrap_err())
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("dropping a video source after one frame still blocks after {deadline:?}")
+        }
+    }
 }
