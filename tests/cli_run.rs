@@ -9,7 +9,10 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{bodyzone, exits_with, squat_clip, stderr, succeeds};
+use bodyzone::output::display::ZoneState;
+use common::{
+    assert_shows_a_picture, bodyzone, exits_with, squat_clip, stderr, succeeds, zone_outline_pixels,
+};
 
 const DEMO_ZONE: &str = r#"
 [[zone]]
@@ -76,9 +79,15 @@ fn run_updates_the_display_and_notifies_systemd() {
     assert!(pings >= 64, "{pings} pings for 65 frames");
     assert_eq!(messages.last().unwrap(), "STOPPING=1\n");
 
-    // The display shows the last frame: the default 640×480 panel.
-    let shown = image::open(&png).unwrap();
-    assert_eq!((shown.width(), shown.height()), (640, 480));
+    // The display shows the last frame on the default 640×480 panel. The clip ends at the bottom
+    // of a squat: the mat is outlined as posed in, 2 px wide around its 560 px perimeter on the
+    // 257×456 px frame, and in no other state's colour.
+    let shown = assert_shows_a_picture(&png, (640, 480));
+    let posing = zone_outline_pixels(&shown, ZoneState::Posing);
+    assert!((1000..=1400).contains(&posing), "{posing} outline pixels");
+    for state in [ZoneState::Empty, ZoneState::Occupied] {
+        assert_eq!(zone_outline_pixels(&shown, state), 0, "{state:?}");
+    }
     assert!(
         std::fs::read_to_string(&events)
             .unwrap()

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{bodyzone, exits_with, stderr, stdout, write_config};
+use common::{assert_shows_a_picture, bodyzone, exits_with, stderr, stdout, write_config};
 
 const ZONE: &str = r#"
 [[zone]]
@@ -66,7 +66,7 @@ fn models_and_a_png_display_pass() {
         row(&output, &format!("display {}", png.display()))[0],
         "pass"
     );
-    assert!(image::open(&png).is_ok());
+    assert_shows_a_picture(&png, (640, 480));
     assert!(stdout.ends_with("all checks passed\n"), "{stdout}");
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bodyzone, squat_clip, stderr, succeeds};
+use common::{assert_shows_a_picture, bodyzone, squat_clip, stderr, succeeds};
 
 const CONFIG: &str = r#"
 [model]
@@ -48,7 +48,7 @@ fn pose_off_takes_the_one_pass_path_unless_a_display_draws_frames() {
         &format!("[output.display]\nkind = \"png\"\npath = {png:?}\n"),
     );
     assert!(log.contains("full frames"), "{log}");
-    assert!(png.exists());
+    assert_shows_a_picture(&png, (640, 480));
     assert!(one_pass.contains(r#""type":"enter""#), "{one_pass}");
     assert_eq!(one_pass, full);
 }

@@ -6,6 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use bodyzone::output::display::{ZoneState, zone_colour};
+use embedded_graphics::prelude::RgbColor;
+
 /// A zone most config tests can use: a mat in the lower half of the frame.
 pub const MAT: &str = "[[zone]]\nname = \"mat\"\npolygon = [[0.15, 0.55], [0.75, 0.55], [0.75, 0.95], [0.15, 0.95]]\n";
 
@@ -142,4 +145,30 @@ pub fn ffmpeg_from_rgb(rgb: Vec<u8>, width: u32, height: u32, args: &[&str]) -> 
     );
     written.expect("ffmpeg reads all of its input");
     output.stdout
+}
+
+/// Fails the test unless the PNG display at `path` is a `size` panel that shows a picture above
+/// its status bar: a camera frame has thousands of colours, a blank panel or text a few.
+pub fn assert_shows_a_picture(path: &Path, size: (u32, u32)) -> image::RgbImage {
+    let shown = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    assert_eq!(shown.dimensions(), size, "{}", path.display());
+    // The status bar is one line of text at the bottom: a tenth of the panel is more than it.
+    let view = image::imageops::crop_imm(&shown, 0, 0, size.0, size.1 * 9 / 10).to_image();
+    let colours: std::collections::HashSet<[u8; 3]> = view.pixels().map(|p| p.0).collect();
+    assert!(
+        colours.len() >= 1000,
+        "{}: {} colours above the status bar, not a picture",
+        path.display(),
+        colours.len()
+    );
+    shown
+}
+
+/// How many pixels of `image` have the outline colour of a zone in `state`.
+pub fn zone_outline_pixels(image: &image::RgbImage, state: ZoneState) -> usize {
+    let colour = zone_colour(state);
+    let colour = [colour.r(), colour.g(), colour.b()];
+    image.pixels().filter(|p| p.0 == colour).count()
 }
