@@ -5,25 +5,23 @@
 //! The dance clip (`shared/fixtures/tfjs-models/pose_1.mp4`) goes through the same zone with no
 //! squat at all.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{bodyzone, shared_fixture, stdout, succeeds};
 
 fn demo(out: &Path, extra: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-        .arg("demo")
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        // Runs from an empty directory, so nothing of the checkout can be found by accident.
-        .current_dir(out)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    succeeds(
+        bodyzone()
+            .arg("demo")
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            // Runs from an empty directory, so nothing of the checkout can be found by accident.
+            .current_dir(out),
+    )
 }
 
 /// `(type, reps)` of each event line.
@@ -50,7 +48,7 @@ fn reps(events: &[(String, Option<u64>)]) -> Vec<u64> {
 fn the_bundled_clip_counts_two_squats() {
     let dir = tempfile::tempdir().unwrap();
     let output = demo(dir.path(), &[]);
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = stdout(&output);
     assert!(
         stdout.starts_with("65 frames, 2 squats counted\n"),
         "{stdout}"
@@ -76,11 +74,10 @@ fn the_bundled_clip_counts_two_squats() {
 
 #[test]
 fn the_dance_clip_counts_none() {
-    let clip =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/tfjs-models/pose_1.mp4");
+    let clip = shared_fixture("tfjs-models/pose_1.mp4");
     let dir = tempfile::tempdir().unwrap();
     let output = demo(dir.path(), &["--clip", clip.to_str().unwrap()]);
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = stdout(&output);
     assert!(
         stdout.starts_with("120 frames, 0 squats counted\n"),
         "{stdout}"

@@ -1,21 +1,13 @@
 //! The `bodyzone pose` contract: `INPUT [--model lite|full|heavy] [--static] --json OUT.json
 //! [--mask OUT.png | --mask-dir DIR] [--overlay OUT]`, the JSON shape, masks and errors.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use bodyzone::body::NAMES;
+use common::{bodyzone, exits_with, ffmpeg, shared_fixture, squat_clip, stderr, succeeds};
 use serde_json::Value;
-
-fn bodyzone() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-}
-
-fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(path)
-}
 
 fn read_json(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -29,14 +21,13 @@ fn read_json(path: &Path) -> Vec<Value> {
 /// The first `frames` frames of the squat clip, copied without re-encoding.
 fn short_clip(dir: &Path, frames: u32) -> PathBuf {
     let clip = dir.join("squats.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(fixture("demo/squats_mirrored.mp4"))
-        .args(["-frames:v", &frames.to_string(), "-c:v", "copy", "-an"])
-        .arg(&clip)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ffmpeg could not cut the clip");
+    succeeds(
+        ffmpeg()
+            .arg("-i")
+            .arg(squat_clip())
+            .args(["-frames:v", &frames.to_string(), "-c:v", "copy", "-an"])
+            .arg(&clip),
+    );
     clip
 }
 
@@ -62,18 +53,17 @@ fn an_image_gives_one_frame_with_named_keypoints_and_an_8_bit_mask() {
         dir.path().join("mask.png"),
         dir.path().join("overlay.png"),
     );
-    let status = bodyzone()
-        .arg("pose")
-        .arg(fixture("tfjs-models/three_people.jpg"))
-        .args(["--model", "lite", "--json"])
-        .arg(&json)
-        .arg("--mask")
-        .arg(&mask)
-        .arg("--overlay")
-        .arg(&overlay)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    succeeds(
+        bodyzone()
+            .arg("pose")
+            .arg(shared_fixture("tfjs-models/three_people.jpg"))
+            .args(["--model", "lite", "--json"])
+            .arg(&json)
+            .arg("--mask")
+            .arg(&mask)
+            .arg("--overlay")
+            .arg(&overlay),
+    );
 
     let frames = read_json(&json);
     assert_eq!(frames.len(), 1);
@@ -107,16 +97,15 @@ fn nobody_gives_empty_poses_and_an_empty_mask() {
         .save(&input)
         .unwrap();
     let (json, mask) = (dir.path().join("out.json"), dir.path().join("mask.png"));
-    let status = bodyzone()
-        .arg("pose")
-        .arg(&input)
-        .args(["--model", "lite", "--json"])
-        .arg(&json)
-        .arg("--mask")
-        .arg(&mask)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    succeeds(
+        bodyzone()
+            .arg("pose")
+            .arg(&input)
+            .args(["--model", "lite", "--json"])
+            .arg(&json)
+            .arg("--mask")
+            .arg(&mask),
+    );
     let frames = read_json(&json);
     assert_eq!(frames[0]["poses"], Value::Array(Vec::new()));
     let mask = image::open(&mask).unwrap().to_luma8();
@@ -129,16 +118,15 @@ fn a_video_gives_a_frame_entry_and_a_mask_per_frame() {
     let dir = tempfile::tempdir().unwrap();
     let clip = short_clip(dir.path(), 3);
     let (json, masks) = (dir.path().join("out.json"), dir.path().join("masks"));
-    let status = bodyzone()
-        .arg("pose")
-        .arg(&clip)
-        .args(["--model", "lite", "--json"])
-        .arg(&json)
-        .arg("--mask-dir")
-        .arg(&masks)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    succeeds(
+        bodyzone()
+            .arg("pose")
+            .arg(&clip)
+            .args(["--model", "lite", "--json"])
+            .arg(&json)
+            .arg("--mask-dir")
+            .arg(&masks),
+    );
     let frames = read_json(&json);
     assert_eq!(frames.len(), 3);
     for (i, frame) in frames.iter().enumerate() {
@@ -154,9 +142,7 @@ fn a_video_gives_a_frame_entry_and_a_mask_per_frame() {
 }
 
 fn fails_naming(args: &[&std::ffi::OsStr], what: &str, json: &Path) {
-    let Output { status, stderr, .. } = bodyzone().arg("pose").args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&stderr);
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    let stderr = stderr(&exits_with(bodyzone().arg("pose").args(args), 2));
     assert!(stderr.contains(what), "{what:?} not in {stderr:?}");
     assert_eq!(stderr.matches(what).count(), 1, "said once: {stderr:?}");
     assert!(!json.exists(), "no output after a failure");
@@ -181,7 +167,7 @@ fn bad_invocations_fail_with_exit_code_2_and_leave_no_json() {
         &json,
     );
 
-    let image = fixture("tfjs-models/three_people.jpg");
+    let image = shared_fixture("tfjs-models/three_people.jpg");
     let mask_dir = dir.path().join("masks");
     fails_naming(
         &[

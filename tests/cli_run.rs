@@ -3,10 +3,16 @@
 //! JSON with `--log-format json` and plain text without colours on a pipe, and a GPIO line
 //! that cannot be requested stops the start with an error naming it.
 
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
+
+use bodyzone::output::display::ZoneState;
+use common::{
+    assert_shows_a_picture, bodyzone, exits_with, squat_clip, stderr, succeeds, zone_outline_pixels,
+};
 
 const DEMO_ZONE: &str = r#"
 [[zone]]
@@ -15,28 +21,8 @@ polygon = [[0.2, 0.65], [0.8, 0.65], [0.85, 0.9], [0.15, 0.9]]
 exercise = "squat"
 "#;
 
-fn clip() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/squats_mirrored.mp4")
-}
-
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("bodyzone.toml");
-    std::fs::write(&path, format!("{DEMO_ZONE}{extra}")).unwrap();
-    path
-}
-
-fn bodyzone(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bodyzone"));
-    command
-        .args(args)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("RUST_LOG");
-    command
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    common::write_config(dir, &format!("{DEMO_ZONE}{extra}"))
 }
 
 #[test]
@@ -67,21 +53,17 @@ fn run_updates_the_display_and_notifies_systemd() {
         messages
     });
     let events = dir.path().join("events.jsonl");
-    let output = bodyzone(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--source",
-        clip().to_str().unwrap(),
-        "--events",
-        events.to_str().unwrap(),
-        "--log-format",
-        "json",
-    ])
-    .env("NOTIFY_SOCKET", &socket_path)
-    .output()
-    .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeds(
+        bodyzone()
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--source")
+            .arg(squat_clip())
+            .arg("--events")
+            .arg(&events)
+            .args(["--log-format", "json"])
+            .env("NOTIFY_SOCKET", &socket_path),
+    );
     let messages = listener.join().unwrap();
 
     // READY first, with a status line; a watchdog ping per frame; STOPPING last.
@@ -97,9 +79,15 @@ fn run_updates_the_display_and_notifies_systemd() {
     assert!(pings >= 64, "{pings} pings for 65 frames");
     assert_eq!(messages.last().unwrap(), "STOPPING=1\n");
 
-    // The display shows the last frame: the default 640×480 panel.
-    let shown = image::open(&png).unwrap();
-    assert_eq!((shown.width(), shown.height()), (640, 480));
+    // The display shows the last frame on the default 640×480 panel. The clip ends at the bottom
+    // of a squat: the mat is outlined as posed in, 2 px wide around its 560 px perimeter on the
+    // 257×456 px frame, and in no other state's colour.
+    let shown = assert_shows_a_picture(&png, (640, 480));
+    let posing = zone_outline_pixels(&shown, ZoneState::Posing);
+    assert!((1000..=1400).contains(&posing), "{posing} outline pixels");
+    for state in [ZoneState::Empty, ZoneState::Occupied] {
+        assert_eq!(zone_outline_pixels(&shown, state), 0, "{state:?}");
+    }
     assert!(
         std::fs::read_to_string(&events)
             .unwrap()
@@ -120,19 +108,14 @@ fn run_updates_the_display_and_notifies_systemd() {
 fn text_logs_on_a_pipe_have_no_colours() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[model]\npose = \"off\"\n");
-    let output = bodyzone(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--source",
-        "synthetic:64x48@5:frames=2",
-        "--events",
-        dir.path().join("events.jsonl").to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let output = succeeds(
+        bodyzone()
+            .args(["run", "--config"])
+            .arg(&config)
+            .args(["--source", "synthetic:64x48@5:frames=2", "--events"])
+            .arg(dir.path().join("events.jsonl")),
+    );
     let text = stderr(&output);
-    assert!(output.status.success(), "{text}");
     assert!(text.contains("finished"), "{text}");
     assert!(!text.contains('\x1b'), "colour codes: {text:?}");
 }
@@ -144,16 +127,13 @@ fn a_gpio_line_that_cannot_be_requested_is_named() {
         dir.path(),
         "[[output.gpio]]\nchip = \"/dev/gpiochip99\"\nline = 3\non = \"zone:mat\"\n",
     );
-    let output = bodyzone(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--source",
-        "synthetic:64x48@5:frames=2",
-    ])
-    .output()
-    .unwrap();
+    let output = exits_with(
+        bodyzone()
+            .args(["run", "--config"])
+            .arg(&config)
+            .args(["--source", "synthetic:64x48@5:frames=2"]),
+        2,
+    );
     let text = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("/dev/gpiochip99 line 3"), "{text}");
 }

@@ -1,34 +1,24 @@
 //! `bodyzone run` on bad input: every case is one clear line on stderr naming the thing at fault
 //! (key, file, device, format), exit code 2, no panic, and no events file left behind.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-const MAT: &str = "[[zone]]\nname = \"mat\"\npolygon = [[0.15, 0.55], [0.75, 0.55], [0.75, 0.95], [0.15, 0.95]]\n";
+use std::path::Path;
 
-fn clip() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/squats_mirrored.mp4")
-}
+use common::{
+    MAT, assert_exit, bodyzone, dir_with_config, remux_index_first, squat_clip, stderr, with_stdin,
+};
 
 /// Runs `bodyzone run` in `dir` with `stdin` piped in; returns the `bodyzone: …` error line
 /// after checking the exit code and that nothing panicked.
 fn fails(dir: &Path, args: &[&str], stdin: &[u8]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-        .arg("run")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // A closed pipe is fine: the command may fail before reading it.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    let (output, _) = with_stdin(
+        bodyzone().arg("run").args(args).current_dir(dir),
+        stdin.to_vec(),
+    );
+    assert_exit(&output, 2, &format!("{args:?}"));
+    let stderr = stderr(&output);
     let errors: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("bodyzone: "))
@@ -37,15 +27,8 @@ fn fails(dir: &Path, args: &[&str], stdin: &[u8]) -> String {
     errors[0].to_string()
 }
 
-/// A directory holding `bodyzone.toml` with `text`.
-fn with_config(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bodyzone.toml"), text).unwrap();
-    dir
-}
-
 fn config_error(text: &str) -> String {
-    let dir = with_config(text);
+    let dir = dir_with_config(text);
     fails(dir.path(), &["--source", "synthetic:frames=1"], b"")
 }
 
@@ -109,7 +92,7 @@ fn missing_config_file() {
 
 #[test]
 fn missing_device() {
-    let dir = with_config(MAT);
+    let dir = dir_with_config(MAT);
     let err = fails(dir.path(), &["--source", "/dev/video97"], b"");
     assert_eq!(
         err,
@@ -121,7 +104,7 @@ fn missing_device() {
 
 #[test]
 fn missing_file() {
-    let dir = with_config(MAT);
+    let dir = dir_with_config(MAT);
     let err = fails(dir.path(), &["--source", "clip-that-is-not-here.mp4"], b"");
     assert_eq!(
         err,
@@ -131,7 +114,7 @@ fn missing_file() {
 
 #[test]
 fn unsupported_pixel_format() {
-    let dir = with_config(MAT);
+    let dir = dir_with_config(MAT);
     let err = fails(dir.path(), &["--source", "v4l2:/dev/video0:fmt=H264"], b"");
     assert_eq!(
         err,
@@ -148,7 +131,7 @@ fn unsupported_pixel_format() {
 #[test]
 fn truncated_frame_on_stdin() {
     // One and a half 64x48 I420 frames.
-    let dir = with_config(MAT);
+    let dir = dir_with_config(MAT);
     let frame = 64 * 48 * 3 / 2;
     let err = fails(
         dir.path(),
@@ -162,8 +145,8 @@ fn truncated_frame_on_stdin() {
 
 #[test]
 fn truncated_video() {
-    let dir = with_config(MAT);
-    let bytes = std::fs::read(clip()).unwrap();
+    let dir = dir_with_config(MAT);
+    let bytes = std::fs::read(squat_clip()).unwrap();
     // The clip keeps its index (moov) at the end: cut, it has none.
     std::fs::write(dir.path().join("cut.mp4"), &bytes[..bytes.len() * 2 / 3]).unwrap();
     let err = fails(
@@ -179,14 +162,7 @@ fn truncated_video() {
     assert!(!dir.path().join("out.jsonl").exists());
 
     // With the index first, the frames run out in the middle of the file.
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(clip())
-        .args(["-c", "copy", "-movflags", "faststart"])
-        .arg(dir.path().join("indexed.mp4"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    remux_index_first(&squat_clip(), &dir.path().join("indexed.mp4"));
     let bytes = std::fs::read(dir.path().join("indexed.mp4")).unwrap();
     std::fs::write(dir.path().join("cut2.mp4"), &bytes[..bytes.len() / 2]).unwrap();
     let err = fails(

@@ -1,16 +1,13 @@
 //! The `bodyzone segment` contract: mask files, directories, effects and errors.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn bodyzone() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-}
+use std::path::{Path, PathBuf};
+
+use common::{bodyzone, exits_with, shared_fixture, stderr, succeeds};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/tfjs-models")
-        .join(name)
+    shared_fixture("tfjs-models").join(name)
 }
 
 #[test]
@@ -18,16 +15,15 @@ fn mask_is_8_bit_grey_at_the_input_size() {
     let dir = tempfile::tempdir().unwrap();
     let mask = dir.path().join("mask.png");
     let overlay = dir.path().join("overlay.png");
-    let status = bodyzone()
-        .arg("segment")
-        .arg(fixture("three_people.jpg"))
-        .args(["--model", "landscape", "--mask"])
-        .arg(&mask)
-        .arg("--overlay")
-        .arg(&overlay)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    succeeds(
+        bodyzone()
+            .arg("segment")
+            .arg(fixture("three_people.jpg"))
+            .args(["--model", "landscape", "--mask"])
+            .arg(&mask)
+            .arg("--overlay")
+            .arg(&overlay),
+    );
     let mask = image::open(&mask).unwrap();
     assert_eq!(mask.color(), image::ColorType::L8);
     assert_eq!((mask.width(), mask.height()), (1049, 861));
@@ -44,17 +40,16 @@ fn a_directory_gives_a_directory_of_masks() {
     let out = tempfile::tempdir().unwrap();
     let masks = out.path().join("masks");
     let background = fixture("image_to_tensor_input.jpg");
-    let status = bodyzone()
-        .arg("segment")
-        .arg(input.path())
-        .arg("--mask")
-        .arg(&masks)
-        .arg("--overlay")
-        .arg(out.path().join("overlays"))
-        .arg(format!("--effect=replace:{}", background.display()))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    succeeds(
+        bodyzone()
+            .arg("segment")
+            .arg(input.path())
+            .arg("--mask")
+            .arg(&masks)
+            .arg("--overlay")
+            .arg(out.path().join("overlays"))
+            .arg(format!("--effect=replace:{}", background.display())),
+    );
     let mut names: Vec<_> = std::fs::read_dir(&masks)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -67,15 +62,15 @@ fn a_directory_gives_a_directory_of_masks() {
 fn fails_naming(input: &Path, what: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mask = dir.path().join("mask.png");
-    let out = bodyzone()
-        .arg("segment")
-        .arg(input)
-        .arg("--mask")
-        .arg(&mask)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let out = exits_with(
+        bodyzone()
+            .arg("segment")
+            .arg(input)
+            .arg("--mask")
+            .arg(&mask),
+        2,
+    );
+    let stderr = stderr(&out);
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(
         stderr.contains(&input.display().to_string()) && stderr.contains(what),

@@ -2,8 +2,12 @@
 //! camera passes; a missing camera and a missing GPIO chip each give a failing row and exit
 //! code 1; a config that cannot be read is exit code 2.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
+
+use common::{assert_shows_a_picture, bodyzone, exits_with, stderr, stdout, write_config};
 
 const ZONE: &str = r#"
 [[zone]]
@@ -12,10 +16,10 @@ polygon = [[0.2, 0.65], [0.8, 0.65], [0.85, 0.9], [0.15, 0.9]]
 "#;
 
 fn selftest(dir: &Path, config: &str) -> Output {
-    let path = dir.join("bodyzone.toml");
-    std::fs::write(&path, format!("{config}{ZONE}")).unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-        .args(["selftest", "--config", path.to_str().unwrap()])
+    let path = write_config(dir, &format!("{config}{ZONE}"));
+    bodyzone()
+        .args(["selftest", "--config"])
+        .arg(path)
         .output()
         .unwrap()
 }
@@ -23,7 +27,7 @@ fn selftest(dir: &Path, config: &str) -> Output {
 /// The columns (result, ms, detail) of the row named `name`; columns are apart by two or more
 /// spaces.
 fn row(output: &Output, name: &str) -> Vec<String> {
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = stdout(output);
     stdout
         .lines()
         .map(|line| {
@@ -49,7 +53,7 @@ fn models_and_a_png_display_pass() {
              [output.display]\nkind = \"png\"\npath = {png:?}\n"
         ),
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     for model in ["selfie_segmentation_landscape", "pose_landmark_lite"] {
         let row = row(&output, &format!("model {model}"));
@@ -62,7 +66,7 @@ fn models_and_a_png_display_pass() {
         row(&output, &format!("display {}", png.display()))[0],
         "pass"
     );
-    assert!(image::open(&png).is_ok());
+    assert_shows_a_picture(&png, (640, 480));
     assert!(stdout.ends_with("all checks passed\n"), "{stdout}");
 }
 
@@ -75,7 +79,7 @@ fn a_missing_camera_and_gpio_chip_fail_with_exit_code_1() {
          [source]\ninput = \"/dev/video99\"\nframe_timeout_ms = 500\n\
          [[output.gpio]]\nchip = \"/dev/gpiochip99\"\nline = 3\non = \"zone:mat\"\n",
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert_eq!(
         row(&output, "model selfie_segmentation_landscape")[0],
@@ -92,10 +96,9 @@ fn a_missing_camera_and_gpio_chip_fail_with_exit_code_1() {
 
 #[test]
 fn an_unreadable_config_is_exit_code_2() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-        .args(["selftest", "--config", "/nonexistent/bodyzone.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/bodyzone.toml"));
+    let output = exits_with(
+        bodyzone().args(["selftest", "--config", "/nonexistent/bodyzone.toml"]),
+        2,
+    );
+    assert!(stderr(&output).contains("/nonexistent/bodyzone.toml"));
 }

@@ -1,5 +1,7 @@
 //! Config errors name the key and the expected form, and all of them are reported.
 
+mod common;
+
 use std::io::Write;
 
 use bodyzone::body::Posture;
@@ -9,8 +11,7 @@ use bodyzone::model::ModelKind;
 use bodyzone::output::display::DisplayConfig;
 use bodyzone::output::gpio::{Mode, PinAddress, Trigger};
 use bodyzone::zone::PresenceMode;
-
-const MAT: &str = "[[zone]]\nname = \"mat\"\npolygon = [[0.15, 0.55], [0.75, 0.55], [0.75, 0.95], [0.15, 0.95]]\n";
+use common::MAT;
 
 fn errors(text: &str) -> Vec<String> {
     let err = Config::parse_str(text).expect_err("config should be rejected");

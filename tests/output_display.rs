@@ -11,12 +11,13 @@ use bodyzone::body::{NAMES, SKELETON};
 use bodyzone::frame::Mask;
 use bodyzone::output::display::{
     Canvas, DisplayState, FbInfo, Framebuffer, Layout, OLED_SIZE, Oled, Panel, PngSink, ZoneState,
-    ZoneView, render_oled,
+    ZoneView, render_oled, render_panel, zone_colour,
 };
 use bodyzone::pose::Keypoint;
-use embedded_graphics::pixelcolor::BinaryColor;
-use embedded_graphics::prelude::Size;
+use embedded_graphics::pixelcolor::{BinaryColor, Rgb888};
+use embedded_graphics::prelude::{RgbColor, Size};
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, Operation};
+use image::RgbImage;
 
 const MAT: [[f32; 2]; 4] = [[0.15, 0.7], [0.85, 0.7], [0.95, 0.95], [0.05, 0.95]];
 const DOOR: [[f32; 2]; 3] = [[0.75, 0.1], [0.95, 0.1], [0.95, 0.4]];
@@ -403,31 +404,155 @@ fn ssd1306_bus_errors_name_the_device_and_recover_after_reset() {
     assert_eq!(data.len(), 1024, "a reset redraws the whole screen");
 }
 
-/// Renders one zone over a black frame of `frame` size on a panel of `panel` size.
-fn draw_zone(polygon: &[[f32; 2]], frame: (u32, u32), panel: Size) {
-    let frame = image::RgbImage::new(frame.0, frame.1);
-    let zones = [ZoneView {
+/// Renders one zone over a black frame of `frame` size on a panel of `panel` size: the panel
+/// without the zone, and with it.
+fn draw_zone(polygon: &[[f32; 2]], frame: (u32, u32), panel: Size) -> (RgbImage, RgbImage) {
+    let frame = RgbImage::new(frame.0, frame.1);
+    let render = |zones: &[ZoneView<'_>]| {
+        let state = DisplayState {
+            frame: Some(&frame),
+            mask: None,
+            keypoints: &[],
+            skeleton: &SKELETON,
+            zones,
+            zone: None,
+            pose: None,
+            reps: 0,
+            fps: 0.0,
+        };
+        let mut canvas = Canvas::new(panel, Rgb888::BLACK);
+        render_panel(&state, &mut canvas).unwrap();
+        canvas.to_rgb_image()
+    };
+    let zone = ZoneView {
         name: "mat",
         polygon,
         state: ZoneState::Occupied,
-    }];
-    let state = DisplayState {
-        frame: Some(&frame),
-        mask: None,
-        keypoints: &[],
-        skeleton: &SKELETON,
-        zones: &zones,
-        zone: None,
-        pose: None,
-        reps: 0,
-        fps: 0.0,
     };
-    let mut canvas = Canvas::new(panel, embedded_graphics::pixelcolor::Rgb888::new(0, 0, 0));
-    bodyzone::output::display::render_panel(&state, &mut canvas).unwrap();
+    (render(&[]), render(&[zone]))
+}
+
+/// How far (px) an outline pixel may lie from the ideal edge between its rounded corners: the
+/// stroke is 2 px wide, so its pixels are within 1 px of the edge, plus up to half a pixel of
+/// line rasterising (1.5 at most over thousands of random zones); the rest is room for float
+/// rounding, and still fails an outline moved by a few pixels.
+const MAX_OFF_EDGE: f32 = 2.0;
+/// How far (px, in x and y) from each point of an edge the nearest outline pixel may be: the
+/// rasterised line keeps within half a pixel of the ideal one, and the point is rounded.
+const MAX_GAP: i32 = 1;
+/// How close (px) to the panel's border or the status bar an edge may run and still be checked:
+/// beyond it the stroke may be cut off.
+const MARGIN: f32 = 3.0;
+
+/// Distance from `p` to the segment `a`–`b`.
+fn distance_to_segment(p: [f32; 2], a: [f32; 2], b: [f32; 2]) -> f32 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let length2 = dx * dx + dy * dy;
+    let t = if length2 == 0.0 {
+        0.0
+    } else {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2).clamp(0.0, 1.0)
+    };
+    (p[0] - a[0] - t * dx).hypot(p[1] - a[1] - t * dy)
+}
+
+/// Draws `polygon` as a zone and checks the outline where the panel shows the frame: every pixel
+/// the zone changes has the zone's colour and lies on an edge or in the zone's name label, and
+/// every edge has outline pixels all along it. Returns how many pixels the zone changed.
+fn assert_outline(polygon: &[[f32; 2]], frame: (u32, u32), panel: Size) -> usize {
+    let (without, with) = draw_zone(polygon, frame, panel);
+    let colour = zone_colour(ZoneState::Occupied);
+    let colour = [colour.r(), colour.g(), colour.b()];
+    assert!(
+        without.pixels().all(|p| p.0 != colour),
+        "only the zone has its colour"
+    );
+    // The frame is black, so the view ends where the status bar starts.
+    let view_height = (0..panel.height)
+        .find(|&y| without.get_pixel(0, y).0 != [0, 0, 0])
+        .expect("a status bar at the bottom");
+    assert!(
+        panel.height - view_height <= 24,
+        "the status bar is one line of text, not {} rows",
+        panel.height - view_height
+    );
+
+    // The frame scaled to fit the view and centred, each corner rounded to a screen pixel.
+    let (fw, fh) = (frame.0 as f32, frame.1 as f32);
+    let scale = (panel.width as f32 / fw).min(view_height as f32 / fh);
+    let shown = |length: f32, room: u32| ((length * scale).round() as u32).min(room);
+    let offset = [
+        ((panel.width - shown(fw, panel.width)) / 2) as f32,
+        ((view_height - shown(fh, view_height)) / 2) as f32,
+    ];
+    let corners: Vec<[f32; 2]> = polygon
+        .iter()
+        .map(|&[x, y]| {
+            [
+                offset[0] + (x * fw * scale).round(),
+                offset[1] + (y * fh * scale).round(),
+            ]
+        })
+        .collect();
+    let edges: Vec<([f32; 2], [f32; 2])> = corners
+        .iter()
+        .zip(corners.iter().cycle().skip(1))
+        .map(|(&a, &b)| (a, b))
+        .collect();
+    // The name in the 6×10 font, 3 px right of and 2 px below the first corner.
+    let label_x = corners[0][0] + 3.0..corners[0][0] + 3.0 + 6.0 * 3.0;
+    let label_y = corners[0][1] + 2.0..corners[0][1] + 2.0 + 10.0;
+
+    let mut changed = 0;
+    for (x, y, pixel) in with.enumerate_pixels() {
+        if pixel == without.get_pixel(x, y) {
+            continue;
+        }
+        changed += 1;
+        assert_eq!(pixel.0, colour, "({x}, {y}) is not the zone's colour");
+        let p = [x as f32, y as f32];
+        let on_edge = edges
+            .iter()
+            .any(|&(a, b)| distance_to_segment(p, a, b) <= MAX_OFF_EDGE);
+        let in_label = label_x.contains(&p[0]) && label_y.contains(&p[1]);
+        assert!(
+            on_edge || in_label,
+            "({x}, {y}) is off the outline {corners:?} and its label"
+        );
+    }
+
+    let outlined = |x: i32, y: i32| {
+        (-MAX_GAP..=MAX_GAP).any(|dy| {
+            (-MAX_GAP..=MAX_GAP).any(|dx| {
+                let (x, y) = (x + dx, y + dy);
+                x >= 0
+                    && y >= 0
+                    && with.get_pixel_checked(x as u32, y as u32).map(|p| p.0) == Some(colour)
+            })
+        })
+    };
+    let inside = |p: [f32; 2]| {
+        (MARGIN..=panel.width as f32 - 1.0 - MARGIN).contains(&p[0])
+            && (MARGIN..=view_height as f32 - 1.0 - MARGIN).contains(&p[1])
+    };
+    for &(a, b) in &edges {
+        let steps = (b[0] - a[0]).abs().max((b[1] - a[1]).abs()) as usize;
+        for i in 0..=steps {
+            let t = i as f32 / steps.max(1) as f32;
+            let p = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
+            if inside(p) {
+                assert!(
+                    outlined(p[0].round() as i32, p[1].round() as i32),
+                    "no outline at {p:?} on the edge {a:?}–{b:?}"
+                );
+            }
+        }
+    }
+    changed
 }
 
 proptest::proptest! {
-    /// Any zone a config may hold, on any frame shape and panel size, draws without panicking:
+    /// Any zone a config may hold, on any frame shape and panel size, is outlined where it is:
     /// embedded-graphics' thick polylines overflowed on some (a 4-corner mat on the 720×1280
     /// squat clip in a 640×480 panel).
     #[test]
@@ -436,15 +561,20 @@ proptest::proptest! {
         frame in (16u32..1400, 16u32..1400),
         (panel_w, panel_h) in (64u32..800, 64u32..600),
     ) {
-        draw_zone(&polygon, frame, Size::new(panel_w, panel_h));
+        assert_outline(&polygon, frame, Size::new(panel_w, panel_h));
     }
 }
 
 #[test]
 fn the_squat_mat_draws_on_the_squat_clip() {
-    draw_zone(
-        &[[0.1, 0.2], [0.9, 0.2], [0.95, 0.9], [0.05, 0.9]],
-        (720, 1280),
-        Size::new(640, 480),
+    let mat = [[0.1, 0.2], [0.9, 0.2], [0.95, 0.9], [0.05, 0.9]];
+    let changed = assert_outline(&mat, (720, 1280), Size::new(640, 480));
+    // The clip fills the 456 rows above the status bar, 256.5 px wide: the mat's edges are
+    // 205 + 320 + 231 + 320 px long. A 2 px stroke covers twice that, give or take the corners;
+    // the label adds at most its 18×10 box.
+    let perimeter = 205 + 320 + 231 + 320;
+    assert!(
+        (2 * perimeter - 40..=2 * perimeter + 40 + 180).contains(&changed),
+        "{changed} pixels for a perimeter of {perimeter} px"
     );
 }

@@ -3,7 +3,8 @@
 //! the rep pin pulses once per counted squat, and while a camera reconnects every pin holds
 //! its safe level, then follows the zone again.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use bodyzone::config::Config;
@@ -16,8 +17,11 @@ use bodyzone::source::{self, FrameSource, OpenOptions, SourceError, SourceSpec};
 use Level::{High, Low};
 
 fn clip() -> Box<dyn FrameSource> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/squats_mirrored.mp4");
-    source::open(&SourceSpec::Path(path), &OpenOptions::default()).unwrap()
+    source::open(
+        &SourceSpec::Path(common::squat_clip()),
+        &OpenOptions::default(),
+    )
+    .unwrap()
 }
 
 /// Events with the wall-clock time each reached the sinks.

@@ -2,8 +2,11 @@
 //! model's input, unless a display draws them; the model sees the same tensor either way, so
 //! the events are the same.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{assert_shows_a_picture, bodyzone, squat_clip, stderr, succeeds};
 
 const CONFIG: &str = r#"
 [model]
@@ -20,23 +23,17 @@ fn run(dir: &Path, name: &str, extra: &str) -> (String, String) {
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, format!("{CONFIG}{extra}")).unwrap();
     let events = dir.join(format!("{name}.jsonl"));
-    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/squats_mirrored.mp4");
-    let output = Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-        .arg("run")
-        .arg("--config")
-        .arg(&config)
-        .arg("--source")
-        .arg(&clip)
-        .arg("--events")
-        .arg(&events)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
-    (std::fs::read_to_string(events).unwrap(), stderr)
+    let output = succeeds(
+        bodyzone()
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg("--source")
+            .arg(squat_clip())
+            .arg("--events")
+            .arg(&events),
+    );
+    (std::fs::read_to_string(events).unwrap(), stderr(&output))
 }
 
 #[test]
@@ -51,7 +48,7 @@ fn pose_off_takes_the_one_pass_path_unless_a_display_draws_frames() {
         &format!("[output.display]\nkind = \"png\"\npath = {png:?}\n"),
     );
     assert!(log.contains("full frames"), "{log}");
-    assert!(png.exists());
+    assert_shows_a_picture(&png, (640, 480));
     assert!(one_pass.contains(r#""type":"enter""#), "{one_pass}");
     assert_eq!(one_pass, full);
 }

@@ -1,8 +1,7 @@
 //! Pixel conversions against ffmpeg: a known RGB image encoded by ffmpeg (swscale, BT.601) into
 //! each camera format must convert back to that image.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
 use bodyzone::frame::{Converter, PixelFormat, RawImage, YuvMode};
 use image::{Rgb, RgbImage};
@@ -36,30 +35,8 @@ fn reference() -> RgbImage {
 
 /// Runs ffmpeg rawvideo rgb24 → `pix_fmt`, with extra filter options.
 fn ffmpeg_encode(img: &RgbImage, pix_fmt: &str, extra: &[&str]) -> Vec<u8> {
-    let mut child = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            &format!("{W}x{H}"),
-            "-i",
-            "-",
-        ])
-        .args(extra)
-        .args(["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg is installed");
-    child.stdin.take().unwrap().write_all(img.as_raw()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    out.stdout
+    let args = [extra, &["-pix_fmt", pix_fmt, "-f", "rawvideo"]].concat();
+    common::ffmpeg_from_rgb(img.as_raw().clone(), W, H, &args)
 }
 
 /// Compares pixels at least 3 px away from block edges: ffmpeg's chroma subsampling filters

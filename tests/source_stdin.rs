@@ -1,8 +1,9 @@
 //! Raw frames on a byte stream (what `rpicam-vid --codec yuv420 -o -` writes), read from any
 //! `Read` so no real stdin is needed.
 
-use std::io::{Cursor, Write};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::Cursor;
 use std::time::Duration;
 
 use bodyzone::frame::{Converter, Frame, PixelFormat, YuvMode};
@@ -21,43 +22,24 @@ fn synthetic_i420() -> (Vec<RgbImage>, Vec<u8>) {
     let images: Vec<RgbImage> = std::iter::from_fn(|| src.next_frame().unwrap())
         .map(|f| f.to_rgb_image().unwrap())
         .collect();
-    let mut child = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            &format!("{W}x{H}"),
-            "-i",
-            "-",
-        ])
-        .args([
+    let raw: Vec<u8> = images
+        .iter()
+        .flat_map(|i| i.as_raw().iter().copied())
+        .collect();
+    let i420 = common::ffmpeg_from_rgb(
+        raw,
+        W,
+        H,
+        &[
             "-vf",
             "scale=out_color_matrix=bt601:out_range=tv",
             "-pix_fmt",
             "yuv420p",
             "-f",
             "rawvideo",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg is installed");
-    let mut stdin = child.stdin.take().unwrap();
-    let raw: Vec<u8> = images
-        .iter()
-        .flat_map(|i| i.as_raw().iter().copied())
-        .collect();
-    let writer = std::thread::spawn(move || stdin.write_all(&raw).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success());
-    (images, out.stdout)
+        ],
+    );
+    (images, i420)
 }
 
 fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {

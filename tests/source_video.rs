@@ -1,18 +1,17 @@
 //! Video files through ffmpeg: the bundled squat clip, truncated and broken files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use bodyzone::source::{self, FrameSource, OpenOptions, SourceError, SourceSpec, VideoSource};
-
-fn squats() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/demo/squats_mirrored.mp4")
-}
+use common::{remux_index_first, squat_clip};
 
 #[test]
 fn squat_clip_has_65_frames_at_5_fps() {
-    let mut video = VideoSource::open(&squats()).unwrap();
+    let mut video = VideoSource::open(&squat_clip()).unwrap();
     assert_eq!((video.width(), video.height()), (720, 1280));
     assert_eq!(video.fps(), 5.0);
     assert_eq!(video.len_hint(), Some(65));
@@ -38,7 +37,7 @@ fn squat_clip_has_65_frames_at_5_fps() {
 
 #[test]
 fn opened_from_a_source_string() {
-    let spec: SourceSpec = squats().to_str().unwrap().parse().unwrap();
+    let spec: SourceSpec = squat_clip().to_str().unwrap().parse().unwrap();
     let mut src = source::open(&spec, &OpenOptions::default()).unwrap();
     assert!(
         src.describe().contains("720x1280, 65 frames at 5.000 fps"),
@@ -55,14 +54,7 @@ fn opened_from_a_source_string() {
 /// The clip remuxed with its index first, so that cutting it leaves a readable but short file.
 fn truncated_copy(dir: &Path) -> PathBuf {
     let faststart = dir.join("faststart.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(squats())
-        .args(["-c", "copy", "-movflags", "+faststart"])
-        .arg(&faststart)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    remux_index_first(&squat_clip(), &faststart);
     let bytes = std::fs::read(&faststart).unwrap();
     let cut = dir.join("cut.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
@@ -91,7 +83,7 @@ fn truncated_video_is_an_error_naming_the_file() {
 fn video_without_index_or_garbage_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     // The fixture keeps its index at the end: cutting it loses the index altogether.
-    let bytes = std::fs::read(squats()).unwrap();
+    let bytes = std::fs::read(squat_clip()).unwrap();
     let headless = dir.path().join("headless.mp4");
     std::fs::write(&headless, &bytes[..bytes.len() / 2]).unwrap();
     let err = VideoSource::open(&headless).err().unwrap();
@@ -119,7 +111,25 @@ fn video_without_index_or_garbage_is_an_error() {
 
 #[test]
 fn stopping_early_does_not_hang() {
-    let mut video = VideoSource::open(&squats()).unwrap();
-    video.next_frame().unwrap().unwrap();
-    drop(video); // ffmpeg is blocked on a full pipe; dropping must kill it, not wait.
+    // On a thread of its own, so that a drop waiting for ffmpeg fails the test at the deadline
+    // instead of blocking the test run forever.
+    let (done, finished) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let mut video = VideoSource::open(&squat_clip()).unwrap();
+        video.next_frame().unwrap().unwrap();
+        drop(video); // ffmpeg is blocked on a full pipe; dropping must kill it, not wait.
+        done.send(()).unwrap();
+    });
+    // Generous: the drop takes milliseconds; only a slow machine under load comes near.
+    let deadline = Duration::from_secs(60);
+    match finished.recv_timeout(deadline) {
+        Ok(()) => worker.join().unwrap(),
+        // The worker failed before the drop: show its panic, not a hang.
+        Err(RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(worker.join().unwrap_err())
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("dropping a video source after one frame still blocks after {deadline:?}")
+        }
+    }
 }

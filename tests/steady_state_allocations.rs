@@ -90,6 +90,7 @@ fn selfie_inference_allocates_nothing_once_warm() {
 #[test]
 fn segmentation_pipeline_allocates_nothing_once_warm() {
     use bodyzone::config::Config;
+    use bodyzone::exercise::events::EventKind;
     use bodyzone::runner::Pipeline;
     use std::time::Duration;
 
@@ -107,10 +108,13 @@ fn segmentation_pipeline_allocates_nothing_once_warm() {
     let moved = image::imageops::flip_horizontal(&person);
     let frames = [&person, &moved];
     // Warm: the zone is entered and settles, every buffer has its size.
+    let mut entered = false;
     for i in 0..30 {
         let at = Duration::from_millis(100 * i);
-        drop(pipeline.process(frames[i as usize % 2], i, at).unwrap());
+        let result = pipeline.process(frames[i as usize % 2], i, at).unwrap();
+        entered |= result.events.iter().any(|e| e.kind == EventKind::Enter);
     }
+    assert!(entered, "the person never entered the mat");
     for i in 30..36 {
         let at = Duration::from_millis(100 * i);
         let mut coverage = 0.0;

@@ -5,13 +5,15 @@
 //! The pictures are made here: a tabby cat on a rug, a coat over a chair, a cup of coffee on a
 //! table, skin-toned noise, plus a TF.js test pattern (Apache-2.0) from the shared fixtures.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventKind};
 use bodyzone::runner::Pipeline;
+use common::{bodyzone, shared_fixture, stderr, stdout, succeeds, write_config};
 use image::{Rgb, RgbImage};
 
 /// A deterministic hash of a pixel, `0..1` (fur, grain, noise without a random crate).
@@ -190,8 +192,7 @@ fn skin_noise(w: u32, h: u32) -> RgbImage {
 
 /// The pictures, by name: ours and the TF.js pattern.
 fn scenes() -> Vec<(&'static str, RgbImage)> {
-    let pattern = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/tfjs-models/image_to_tensor_input.jpg");
+    let pattern = shared_fixture("tfjs-models/image_to_tensor_input.jpg");
     vec![
         ("cat", cat(640, 480)),
         ("coat", coat_on_chair(480, 640)),
@@ -277,19 +278,13 @@ fn without_the_pose_model_the_cat_gets_in() {
 
 /// `bodyzone run` on the pictures in `dir` with `[model] pose`: stdout and stderr.
 fn run_binary(dir: &Path, pose: &str) -> (String, String) {
-    std::fs::write(
-        dir.join("bodyzone.toml"),
-        format!("[model]\npose = \"{pose}\"\n{EAGER_ZONE}"),
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_bodyzone"))
-        .args(["run", "--source", "pictures"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
-    (String::from_utf8(output.stdout).unwrap(), stderr)
+    write_config(dir, &format!("[model]\npose = \"{pose}\"\n{EAGER_ZONE}"));
+    let output = succeeds(
+        bodyzone()
+            .args(["run", "--source", "pictures"])
+            .current_dir(dir),
+    );
+    (stdout(&output), stderr(&output))
 }
 
 #[test]
