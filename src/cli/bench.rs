@@ -41,6 +41,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(image), Some(json)) = (&args.image, &args.json) {
+        let report = bodyzone::files::PlannedOutput {
+            path: json.clone(),
+            by: "--json".into(),
+        };
+        bodyzone::files::check_outputs(&[image], &[report])?;
+    }
     let image = args
         .image
         .as_deref()

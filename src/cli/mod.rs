@@ -1,5 +1,7 @@
-//! One file per subcommand: its flags (`Args`) and its `run`.
+//! One file per subcommand: its flags (`Args`) and its `run`; [`batch`] is what the commands
+//! going through directories share.
 
+pub mod batch;
 pub mod bench;
 pub mod demo;
 pub mod devices;

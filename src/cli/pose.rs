@@ -5,13 +5,17 @@
 //! or a directory of frames (taken in natural name order at 30 fps). Videos and frame directories
 //! are tracked (MediaPipe's video mode, smoothing on, timestamps from the file, 33.3 ms steps for a
 //! directory) unless `--static`; a single image is always static.
+//!
+//! A frame directory goes on past an image that cannot be read and lists every such image at the
+//! end (exit code 2). Outputs that would overwrite an input or each other are refused up front.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bodyzone::body::SKELETON;
-use bodyzone::files;
+use bodyzone::files::{self, DecodeLimits, PlannedOutput};
 use bodyzone::frame::Mask;
 use bodyzone::model::{ModelKind, Precision};
 use bodyzone::output::display::{Canvas, DisplayState, render_scene};
@@ -22,6 +26,8 @@ use embedded_graphics::prelude::{RgbColor, Size};
 use image::{DynamicImage, GrayImage, RgbImage};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+
+use super::batch::{self, Failures};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -55,6 +61,10 @@ pub struct Args {
     /// `<frame>.png` for a video or a frame directory.
     #[arg(long)]
     overlay: Option<PathBuf>,
+    /// Refuse images of more pixels than this, from their header (a 12 MP photo is 12000000).
+    #[arg(long, value_name = "N", default_value_t = DecodeLimits::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_pixels: u64,
 }
 
 /// One entry of the JSON output.
@@ -86,6 +96,29 @@ enum Outputs {
 }
 
 impl Outputs {
+    /// Every file written for `frames` frames, with the flag asking for it and `input(frame)`.
+    fn planned(&self, frames: u64, input: impl Fn(u64) -> String) -> Vec<PlannedOutput> {
+        let (mask, overlay) = match self {
+            Outputs::Single { .. } => ("--mask", "--overlay"),
+            Outputs::PerFrame { .. } => ("--mask-dir", "--overlay"),
+        };
+        (0..frames)
+            .flat_map(|frame| {
+                let (mask_path, overlay_path) = self.paths(frame);
+                let by = |flag: &str| match self {
+                    Outputs::Single { .. } => flag.to_string(),
+                    Outputs::PerFrame { .. } => format!("{flag} for {}", input(frame)),
+                };
+                let mask_path = mask_path.map(|path| PlannedOutput { path, by: by(mask) });
+                let overlay_path = overlay_path.map(|path| PlannedOutput {
+                    path,
+                    by: by(overlay),
+                });
+                mask_path.into_iter().chain(overlay_path)
+            })
+            .collect()
+    }
+
     fn paths(&self, frame: u64) -> (Option<PathBuf>, Option<PathBuf>) {
         match self {
             Outputs::Single { mask, overlay } => (mask.clone(), overlay.clone()),
@@ -103,16 +136,51 @@ impl Outputs {
     }
 }
 
+/// The frame rate a directory of frames is taken at.
+const DIRECTORY_FPS: f64 = 30.0;
+
+/// Where the frames come from: image files, loaded here so that one bad file can be skipped, or
+/// a video.
+enum Frames {
+    Files(Vec<PathBuf>),
+    Video(VideoSource),
+}
+
+impl Frames {
+    fn count(&self) -> u64 {
+        match self {
+            Frames::Files(paths) => paths.len() as u64,
+            Frames::Video(video) => video.len_hint().unwrap_or(0),
+        }
+    }
+
+    /// The input frame `index` comes from, for messages.
+    fn describe(&self, index: u64) -> String {
+        match self {
+            Frames::Files(paths) => paths[index as usize].display().to_string(),
+            Frames::Video(video) => format!("{}: frame {index}", video.describe()),
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let limits = DecodeLimits {
+        max_pixels: args.max_pixels,
+    };
     let meta = std::fs::metadata(&args.input)
         .with_context(|| format!("{}: cannot read input", args.input.display()))?;
-    let single_image = !meta.is_dir() && files::is_image_path(&args.input);
-    let mut source: Box<dyn FrameSource> = if meta.is_dir() {
-        Box::new(ImageSource::directory(&args.input, 30.0)?)
+    let batch = meta.is_dir();
+    let single_image = !batch && files::is_image_path(&args.input);
+    let mut frames = if batch {
+        Frames::Files(
+            ImageSource::directory(&args.input, DIRECTORY_FPS)?
+                .files()
+                .to_vec(),
+        )
     } else if single_image {
-        Box::new(ImageSource::image(&args.input)?)
+        Frames::Files(ImageSource::image(&args.input)?.files().to_vec())
     } else {
-        Box::new(VideoSource::open(&args.input)?)
+        Frames::Video(VideoSource::open(&args.input)?)
     };
     let outputs = if single_image {
         if args.mask_dir.is_some() {
@@ -131,15 +199,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.input.display()
             );
         }
-        for dir in args.mask_dir.iter().chain(&args.overlay) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
-        }
         Outputs::PerFrame {
             mask_dir: args.mask_dir.clone(),
             overlay_dir: args.overlay.clone(),
         }
     };
+    check_outputs(&args, &frames, &outputs)?;
+    if !single_image {
+        for dir in args.mask_dir.iter().chain(&args.overlay) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+        }
+    }
     let wants_mask = args.mask.is_some() || args.mask_dir.is_some() || args.overlay.is_some();
     let mut estimator = PoseEstimator::new(PoseEstimatorConfig {
         model: args.model,
@@ -151,24 +222,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     })?;
 
-    let progress = match source.len_hint() {
-        Some(n) if n > 1 => ProgressBar::new(n).with_style(
+    let progress = match frames.count() {
+        n if n > 1 => ProgressBar::new(n).with_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("valid template"),
         ),
         _ => ProgressBar::hidden(),
     };
-    let mut frames = Vec::new();
-    let mut index = 0u64;
-    // Source errors name the file already.
-    while let Some(frame) = source.next_frame()? {
-        let image = frame
-            .to_rgb_image()
-            .with_context(|| format!("{}: frame {index}", source.describe()))?;
-        let timestamp = frame.timestamp;
-        source.recycle(frame);
-        let poses = estimator
-            .estimate_poses(&image, Some(timestamp))
-            .with_context(|| format!("{}: frame {index}", source.describe()))?;
+    batch::log_above(&progress);
+    let interval = Duration::from_secs_f64(1.0 / DIRECTORY_FPS);
+    let mut failures = Failures::default();
+    let mut json = Vec::new();
+    for index in 0u64.. {
+        let (image, timestamp) = match &mut frames {
+            Frames::Files(paths) => {
+                let Some(path) = paths.get(index as usize) else {
+                    break;
+                };
+                match files::load_rgb_limited(path, &limits) {
+                    Ok(image) => (image, interval * index as u32),
+                    Err(err) if batch => {
+                        failures.add(&err.into());
+                        progress.inc(1);
+                        continue;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Frames::Video(video) => {
+                // Source errors name the file already.
+                let Some(frame) = video.next_frame()? else {
+                    break;
+                };
+                let image = frame
+                    .to_rgb_image()
+                    .with_context(|| format!("{}: frame {index}", video.describe()))?;
+                let timestamp = frame.timestamp;
+                video.recycle(frame);
+                (image, timestamp)
+            }
+        };
+        let poses = match estimator.estimate_poses(&image, Some(timestamp)) {
+            Ok(poses) => poses,
+            Err(err) => {
+                let err = anyhow::Error::from(err).context(frames.describe(index));
+                if !batch {
+                    return Err(err);
+                }
+                failures.add(&err);
+                progress.inc(1);
+                continue;
+            }
+        };
         let (mask_path, overlay_path) = outputs.paths(index);
         if let Some(path) = mask_path {
             let mask = poses
@@ -184,7 +288,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let picture = overlay(&image, &poses);
             files::save_image(&path, &DynamicImage::ImageRgb8(picture))?;
         }
-        frames.push(FrameJson {
+        json.push(FrameJson {
             frame: index,
             timestamp_ms: timestamp.as_secs_f64() * 1e3,
             poses: poses
@@ -196,12 +300,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 })
                 .collect(),
         });
-        index += 1;
         progress.inc(1);
     }
     progress.finish_and_clear();
-    write_json(&args.json, &frames)?;
+    write_json(&args.json, &json)?;
+    failures.finish(frames.count() as usize)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a JSON, mask or overlay that would overwrite an input (a frame, the video, a model) or
+/// another output.
+fn check_outputs(args: &Args, frames: &Frames, outputs: &Outputs) -> anyhow::Result<()> {
+    let mut inputs: Vec<&Path> = match frames {
+        Frames::Files(paths) => paths.iter().map(PathBuf::as_path).collect(),
+        Frames::Video(_) => vec![&args.input],
+    };
+    inputs.extend(args.model_path.as_deref());
+    inputs.extend(args.detector_path.as_deref());
+    let mut planned = vec![PlannedOutput {
+        path: args.json.clone(),
+        by: "--json".into(),
+    }];
+    planned.extend(outputs.planned(frames.count(), |frame| frames.describe(frame)));
+    Ok(files::check_outputs(&inputs, &planned)?)
 }
 
 fn write_json(path: &Path, frames: &[FrameJson]) -> anyhow::Result<()> {

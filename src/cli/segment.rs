@@ -1,15 +1,20 @@
 //! `bodyzone segment INPUT [--model general|landscape] [--precision f32] --mask OUT.png
-//! [--overlay OUT.png] [--effect blur|bokeh|replace:IMAGE]`
+//! [--overlay OUT.png] [--effect blur|bokeh|replace:IMAGE] [--max-pixels N]`
+//!
+//! A directory goes on past an image that cannot be read and lists every such image at the end
+//! (exit code 2). Outputs that would overwrite an input or each other are refused up front.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use bodyzone::files;
+use bodyzone::files::{self, DecodeLimits, PlannedOutput};
 use bodyzone::model::{ModelKind, Precision};
 use bodyzone::segment::{Segmentation, Segmenter, SegmenterConfig, render};
 use image::{DynamicImage, RgbImage, Rgba};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::batch::{self, Failures};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,6 +40,10 @@ pub struct Args {
     /// or `replace:IMAGE` (background replaced by IMAGE).
     #[arg(long, requires = "overlay")]
     effect: Option<Effect>,
+    /// Refuse images of more pixels than this, from their header (a 12 MP photo is 12000000).
+    #[arg(long, value_name = "N", default_value_t = DecodeLimits::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_pixels: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -91,19 +100,29 @@ impl Overlay {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let limits = DecodeLimits {
+        max_pixels: args.max_pixels,
+    };
+    let jobs = jobs(&args)?;
     let overlay = match &args.effect {
         None => Overlay::Tint,
         Some(Effect::Blur) => Overlay::Blur,
         Some(Effect::Bokeh) => Overlay::Bokeh,
-        Some(Effect::Replace(path)) => Overlay::Replace(files::load_rgb(path)?),
+        Some(Effect::Replace(path)) => Overlay::Replace(files::load_rgb_limited(path, &limits)?),
     };
-    let jobs = jobs(&args)?;
+    let batch = args.input.is_dir();
+    if batch {
+        for dir in std::iter::once(&args.mask).chain(&args.overlay) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+        }
+    }
     let mut segmenter = Segmenter::new(SegmenterConfig {
         model: args.model,
         precision: args.precision,
         model_path: args.model_path.clone(),
     })?;
-    let progress = if args.input.is_dir() {
+    let progress = if batch {
         ProgressBar::new(jobs.len() as u64).with_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
                 .expect("valid template"),
@@ -111,12 +130,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
+    batch::log_above(&progress);
+    let mut failures = Failures::default();
     for job in &jobs {
         progress.set_message(job.input.display().to_string());
-        let image = files::load_rgb(&job.input)?;
-        let people = segmenter
-            .segment_people(&image)
-            .with_context(|| format!("{}", job.input.display()))?;
+        // What is wrong with one input is reported at the end; what is wrong with the outputs
+        // (a full disk) would be wrong for the next too, and stops the batch.
+        let segmented = files::load_rgb_limited(&job.input, &limits)
+            .map_err(anyhow::Error::from)
+            .and_then(|image| {
+                let people = segmenter
+                    .segment_people(&image)
+                    .with_context(|| format!("{}", job.input.display()))?;
+                Ok((image, people))
+            });
+        let (image, people) = match segmented {
+            Ok(segmented) => segmented,
+            Err(err) if batch => {
+                failures.add(&err);
+                progress.inc(1);
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
         let mask = people[0].mask.to_gray_image();
         files::save_image(&job.mask, &DynamicImage::ImageLuma8(mask))?;
         if let Some(path) = &job.overlay {
@@ -128,6 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    failures.finish(jobs.len())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -141,40 +178,66 @@ struct Job {
 fn jobs(args: &Args) -> anyhow::Result<Vec<Job>> {
     let meta = std::fs::metadata(&args.input)
         .with_context(|| format!("{}: cannot read input", args.input.display()))?;
-    if !meta.is_dir() {
-        return Ok(vec![Job {
+    let jobs = if meta.is_dir() {
+        let inputs = files::image_files(&args.input)
+            .with_context(|| format!("{}: cannot list directory", args.input.display()))?;
+        if inputs.is_empty() {
+            bail!(
+                "{}: no images (expected .jpg, .png, .webp…)",
+                args.input.display()
+            );
+        }
+        inputs
+            .into_iter()
+            .map(|input| {
+                let name = Path::new(input.file_stem().expect("listed files have names"))
+                    .with_extension("png");
+                Job {
+                    mask: args.mask.join(&name),
+                    overlay: args.overlay.as_ref().map(|dir| dir.join(&name)),
+                    input,
+                }
+            })
+            .collect()
+    } else {
+        vec![Job {
             input: args.input.clone(),
             mask: args.mask.clone(),
             overlay: args.overlay.clone(),
-        }]);
-    }
-    let inputs = files::image_files(&args.input)
-        .with_context(|| format!("{}: cannot list directory", args.input.display()))?;
-    if inputs.is_empty() {
-        bail!(
-            "{}: no images (expected .jpg, .png, .webp…)",
-            args.input.display()
-        );
-    }
-    create_dir(&args.mask)?;
-    if let Some(dir) = &args.overlay {
-        create_dir(dir)?;
-    }
-    Ok(inputs
-        .into_iter()
-        .map(|input| {
-            let name = Path::new(input.file_stem().expect("listed files have names"))
-                .with_extension("png");
-            Job {
-                mask: args.mask.join(&name),
-                overlay: args.overlay.as_ref().map(|dir| dir.join(&name)),
-                input,
-            }
-        })
-        .collect())
+        }]
+    };
+    check_outputs(args, &jobs, meta.is_dir())?;
+    Ok(jobs)
 }
 
-fn create_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create output directory", dir.display()))
+/// Refuses masks and overlays that would overwrite an input (an image, the replacement background,
+/// the model) or each other (`a.jpg` and `a.png` both giving `a.png`).
+fn check_outputs(args: &Args, jobs: &[Job], batch: bool) -> anyhow::Result<()> {
+    let mut inputs: Vec<&Path> = jobs.iter().map(|job| job.input.as_path()).collect();
+    if let Some(Effect::Replace(background)) = &args.effect {
+        inputs.push(background);
+    }
+    inputs.extend(args.model_path.as_deref());
+    let by = |flag: &str, job: &Job| {
+        if batch {
+            format!("{flag} for {}", job.input.display())
+        } else {
+            flag.to_string()
+        }
+    };
+    let outputs: Vec<PlannedOutput> = jobs
+        .iter()
+        .flat_map(|job| {
+            let mask = PlannedOutput {
+                path: job.mask.clone(),
+                by: by("--mask", job),
+            };
+            let overlay = job.overlay.as_ref().map(|path| PlannedOutput {
+                path: path.clone(),
+                by: by("--overlay", job),
+            });
+            std::iter::once(mask).chain(overlay)
+        })
+        .collect();
+    Ok(files::check_outputs(&inputs, &outputs)?)
 }

@@ -210,16 +210,19 @@ pub fn draw_mask(
     same_size("mask image", mask_image.dimensions(), image)?;
     let opacity = unit_interval("mask_opacity", mask_opacity)?;
     let (w, h) = dims(image);
-    let mask = blurred(premultiplied(mask_image), w, h, mask_blur_amount)?;
-    Ok(render(w, h, flip_horizontal, |n| {
-        let m = mask[n];
-        let keep = 1.0 - m[3] * opacity;
-        let px = rgb_f32(image, n);
-        [
-            m[0] * opacity + px[0] * keep,
-            m[1] * opacity + px[1] * keep,
-            m[2] * opacity + px[2] * keep,
-        ]
+    let mut mask = BlurredRows::new(w, h, mask_blur_amount, Edges::Transparent, |y, row| {
+        premultiplied_row(mask_image, y, row)
+    })?;
+    Ok(render(w, h, flip_horizontal, |y, colors| {
+        for (x, (c, m)) in colors.iter_mut().zip(mask.next_row()).enumerate() {
+            let keep = 1.0 - m[3] * opacity;
+            let px = rgb_f32(image, y * w + x);
+            *c = [
+                m[0] * opacity + px[0] * keep,
+                m[1] * opacity + px[1] * keep,
+                m[2] * opacity + px[2] * keep,
+            ];
+        }
     }))
 }
 
@@ -250,7 +253,10 @@ pub fn draw_pixelated_mask(
             expected: "1 ≤ pixel_cell_width ≤ the image's width and height",
         });
     }
-    let mask = blurred(premultiplied(mask_image), w, h, mask_blur_amount)?;
+    let mask = BlurredRows::new(w, h, mask_blur_amount, Edges::Transparent, |y, row| {
+        premultiplied_row(mask_image, y, row)
+    })?
+    .collect();
     let lowres = downscale(&mask, w, h, lw, lh);
     let cell = f64::from(pixel_cell_width);
     let column_keep = grid_keep(w, lw, cell);
@@ -261,18 +267,19 @@ pub fn draw_pixelated_mask(
     let lx: Vec<usize> = (0..w).map(|x| nearest(x, w, lw).min(lw - 1)).collect();
     let ly: Vec<usize> = (0..h).map(|y| nearest(y, h, lh).min(lh - 1)).collect();
     let image_alpha = 1.0 - opacity;
-    Ok(render_rgba(w, h, flip_horizontal, |n| {
-        let (x, y) = (n % w, n / w);
-        let cell_px = lowres[ly[y] * lw + lx[x]];
-        let keep = column_keep[x] * row_keep[y];
-        let px = rgb_f32(image, n);
-        let canvas = cell_px.map(|c| c * keep + (1.0 - keep));
-        [
-            px[0] * image_alpha + canvas[0] * opacity,
-            px[1] * image_alpha + canvas[1] * opacity,
-            px[2] * image_alpha + canvas[2] * opacity,
-            image_alpha + canvas[3] * opacity,
-        ]
+    Ok(render_rgba(w, h, flip_horizontal, |y, colors| {
+        for (x, c) in colors.iter_mut().enumerate() {
+            let cell_px = lowres[ly[y] * lw + lx[x]];
+            let keep = column_keep[x] * row_keep[y];
+            let px = rgb_f32(image, y * w + x);
+            let canvas = cell_px.map(|c| c * keep + (1.0 - keep));
+            *c = [
+                px[0] * image_alpha + canvas[0] * opacity,
+                px[1] * image_alpha + canvas[1] * opacity,
+                px[2] * image_alpha + canvas[2] * opacity,
+                image_alpha + canvas[3] * opacity,
+            ];
+        }
     }))
 }
 
@@ -364,26 +371,28 @@ pub fn replace_background<M: SegmentationMask>(
         return Err(Error::EmptyBackground);
     }
     let (w, h) = dims(image);
-    let person: Vec<[f32; 1]> = (0..w * h)
-        .map(|n| {
-            let p = segmentations
+    let mut person = BlurredRows::new(w, h, edge_blur_amount, Edges::Renormalise, |y, row| {
+        for (x, p) in row.iter_mut().enumerate() {
+            let n = y * w + x;
+            *p = [segmentations
                 .iter()
                 .filter(|mask| mask.value_alpha(n).1 >= cutoff)
                 .map(|mask| mask.probability(n))
-                .fold(0.0f32, f32::max);
-            [p]
-        })
-        .collect();
-    let person = blurred_with(person, w, h, edge_blur_amount, Edges::Renormalise)?;
+                .fold(0.0f32, f32::max)];
+        }
+    })?;
     let background = if background.dimensions() == image.dimensions() {
         Cow::Borrowed(background)
     } else {
         Cow::Owned(scale_to_cover(background, image.width(), image.height()))
     };
-    Ok(render(w, h, false, |n| {
-        let p = person[n][0].clamp(0.0, 1.0);
-        let (fg, bg) = (rgb_f32(image, n), rgb_f32(&background, n));
-        [0, 1, 2].map(|c| fg[c] * p + bg[c] * (1.0 - p))
+    Ok(render(w, h, false, |y, colors| {
+        for (x, (c, p)) in colors.iter_mut().zip(person.next_row()).enumerate() {
+            let n = y * w + x;
+            let p = p[0].clamp(0.0, 1.0);
+            let (fg, bg) = (rgb_f32(image, n), rgb_f32(&background, n));
+            *c = [0, 1, 2].map(|c| fg[c] * p + bg[c] * (1.0 - p));
+        }
     }))
 }
 
@@ -491,26 +500,33 @@ fn blur_behind(
     flip_horizontal: bool,
 ) -> Result<RgbImage, Error> {
     let (w, h) = dims(image);
-    let opaque: Vec<[f32; 4]> = image
-        .pixels()
-        .map(|p| [p[0], p[1], p[2], 255].map(|c| f32::from(c) / 255.0))
-        .collect();
-    let back = blurred(opaque, w, h, background_blur)?;
-    let keep: Vec<[f32; 1]> = match keep {
-        Some(mask) => mask.pixels().map(|p| [f32::from(p[3]) / 255.0]).collect(),
-        None => vec![[0.0]; w * h],
-    };
-    let keep = blurred(keep, w, h, edge_blur)?;
-    Ok(render_rgba(w, h, flip_horizontal, |n| {
-        // "destination-in" the mask, then the blurred image "destination-over".
-        let k = keep[n][0];
-        let (px, b) = (rgb_f32(image, n), back[n]);
-        [
-            px[0] * k + b[0] * (1.0 - k),
-            px[1] * k + b[1] * (1.0 - k),
-            px[2] * k + b[2] * (1.0 - k),
-            k + b[3] * (1.0 - k),
-        ]
+    let mut back = BlurredRows::new(w, h, background_blur, Edges::Transparent, |y, row| {
+        let pixels = image.as_raw()[3 * w * y..3 * w * (y + 1)].chunks_exact(3);
+        for (o, p) in row.iter_mut().zip(pixels) {
+            *o = [p[0], p[1], p[2], 255].map(|c| f32::from(c) / 255.0);
+        }
+    })?;
+    let mut keep = BlurredRows::new(w, h, edge_blur, Edges::Transparent, |y, row| match keep {
+        Some(mask) => {
+            let pixels = mask.as_raw()[4 * w * y..4 * w * (y + 1)].chunks_exact(4);
+            for (o, p) in row.iter_mut().zip(pixels) {
+                *o = [f32::from(p[3]) / 255.0];
+            }
+        }
+        None => row.fill([0.0]),
+    })?;
+    Ok(render_rgba(w, h, flip_horizontal, |y, colors| {
+        let rows = colors.iter_mut().zip(keep.next_row()).zip(back.next_row());
+        for (x, ((c, k), b)) in rows.enumerate() {
+            // "destination-in" the mask, then the blurred image "destination-over".
+            let (k, px) = (k[0], rgb_f32(image, y * w + x));
+            *c = [
+                px[0] * k + b[0] * (1.0 - k),
+                px[1] * k + b[1] * (1.0 - k),
+                px[2] * k + b[2] * (1.0 - k),
+                k + b[3] * (1.0 - k),
+            ];
+        }
     }))
 }
 
@@ -523,7 +539,8 @@ enum Edges {
     Renormalise,
 }
 
-/// The canvas's `filter: blur(Npx)`, or the input itself for 0.
+/// The canvas's `filter: blur(Npx)` of a whole image, or the image itself for 0.
+#[cfg(test)]
 fn blurred<const N: usize>(
     pixels: Vec<[f32; N]>,
     w: usize,
@@ -533,6 +550,7 @@ fn blurred<const N: usize>(
     blurred_with(pixels, w, h, sigma, Edges::Transparent)
 }
 
+#[cfg(test)]
 fn blurred_with<const N: usize>(
     pixels: Vec<[f32; N]>,
     w: usize,
@@ -540,18 +558,10 @@ fn blurred_with<const N: usize>(
     sigma: u32,
     edges: Edges,
 ) -> Result<Vec<[f32; N]>, Error> {
-    if sigma > MAX_BLUR {
-        return Err(Error::InvalidParameter {
-            name: "blur amount",
-            value: sigma as f32,
-            expected: "at most 100 pixels",
-        });
-    }
-    Ok(if sigma == 0 {
-        pixels
-    } else {
-        gaussian_blur(&pixels, w, h, sigma as f32, edges)
-    })
+    let rows = BlurredRows::new(w, h, sigma, edges, |y, row: &mut [[f32; N]]| {
+        row.copy_from_slice(&pixels[y * w..(y + 1) * w]);
+    })?;
+    Ok(rows.collect())
 }
 
 /// Half of a normalised Gaussian kernel of standard deviation `sigma`: weights for offsets
@@ -565,56 +575,121 @@ fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     half.into_iter().map(|v| v / total).collect()
 }
 
-/// Separable Gaussian blur of an interleaved `N`-channel image: a horizontal pass, then a
-/// vertical pass that streams whole rows (cache-friendly), O(radius) per pixel and channel.
-fn gaussian_blur<const N: usize>(
-    src: &[[f32; N]],
+/// A separable Gaussian blur (the canvas's `filter: blur(Npx)` with [`Edges::Transparent`]) of an
+/// interleaved `N`-channel image whose rows `source(y, row)` fills, handed out top to bottom by
+/// [`BlurredRows::next_row`]. Only the `2 × radius + 1` rows of the horizontal pass that the
+/// current row needs are kept: full-size `f32` copies of a 12 MP photo take 200 MB each.
+/// O(radius) per pixel and channel.
+struct BlurredRows<const N: usize, F> {
+    source: F,
     w: usize,
     h: usize,
-    sigma: f32,
+    kernel: Vec<f32>,
     edges: Edges,
-) -> Vec<[f32; N]> {
-    let kernel = gaussian_kernel(sigma);
-    let radius = kernel.len() - 1;
-    let window = |i: usize, len: usize| (i.saturating_sub(radius), (i + radius).min(len - 1));
-    let finish = |acc: &mut [f32; N], weight: f32| {
-        if edges == Edges::Renormalise {
-            acc.iter_mut().for_each(|c| *c /= weight);
+    /// Source row `y` blurred across lies at slot `y % slots`.
+    across: Vec<[f32; N]>,
+    slots: usize,
+    /// Rows `0..across_done` have been blurred across.
+    across_done: usize,
+    source_row: Vec<[f32; N]>,
+    out: Vec<[f32; N]>,
+    next: usize,
+}
+
+impl<const N: usize, F: FnMut(usize, &mut [[f32; N]])> BlurredRows<N, F> {
+    fn new(w: usize, h: usize, sigma: u32, edges: Edges, source: F) -> Result<Self, Error> {
+        if sigma > MAX_BLUR {
+            return Err(Error::InvalidParameter {
+                name: "blur amount",
+                value: sigma as f32,
+                expected: "at most 100 pixels",
+            });
         }
-    };
-    let mut across = vec![[0.0; N]; src.len()];
-    for (row, out) in src.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
-        for (x, acc) in out.iter_mut().enumerate() {
-            let (lo, hi) = window(x, w);
-            let mut weight = 0.0;
-            for (xi, px) in (lo..=hi).zip(&row[lo..=hi]) {
-                let k = kernel[xi.abs_diff(x)];
-                weight += k;
-                for c in 0..N {
-                    acc[c] += k * px[c];
-                }
-            }
-            finish(acc, weight);
-        }
+        // No blur is a one-tap kernel: multiplying by 1 and adding to 0 give the pixels back.
+        let kernel = if sigma == 0 {
+            vec![1.0]
+        } else {
+            gaussian_kernel(sigma as f32)
+        };
+        let slots = (2 * kernel.len() - 1).min(h).max(1);
+        Ok(Self {
+            source,
+            w,
+            h,
+            kernel,
+            edges,
+            across: vec![[0.0; N]; slots * w],
+            slots,
+            across_done: 0,
+            source_row: vec![[0.0; N]; w],
+            out: vec![[0.0; N]; w],
+            next: 0,
+        })
     }
-    let mut out = vec![[0.0; N]; src.len()];
-    for (y, out_row) in out.chunks_exact_mut(w).enumerate() {
-        let (lo, hi) = window(y, h);
+
+    /// The next row of the blurred image, from the top.
+    fn next_row(&mut self) -> &[[f32; N]] {
+        let (w, y) = (self.w, self.next);
+        self.next += 1;
+        let radius = self.kernel.len() - 1;
+        let window = |i: usize, len: usize| (i.saturating_sub(radius), (i + radius).min(len - 1));
+        let edges = self.edges;
+        let finish = |acc: &mut [f32; N], weight: f32| {
+            if edges == Edges::Renormalise {
+                acc.iter_mut().for_each(|c| *c /= weight);
+            }
+        };
+        let (top, bottom) = window(y, self.h);
+        while self.across_done <= bottom {
+            let row = self.across_done;
+            (self.source)(row, &mut self.source_row);
+            let slot = row % self.slots;
+            let out = &mut self.across[slot * w..(slot + 1) * w];
+            for (x, acc) in out.iter_mut().enumerate() {
+                *acc = [0.0; N];
+                let (lo, hi) = window(x, w);
+                let mut weight = 0.0;
+                for (xi, px) in (lo..=hi).zip(&self.source_row[lo..=hi]) {
+                    let k = self.kernel[xi.abs_diff(x)];
+                    weight += k;
+                    for c in 0..N {
+                        acc[c] += k * px[c];
+                    }
+                }
+                finish(acc, weight);
+            }
+            self.across_done += 1;
+        }
+        self.out.fill([0.0; N]);
         let mut weight = 0.0;
-        for yi in lo..=hi {
-            let k = kernel[yi.abs_diff(y)];
+        for yi in top..=bottom {
+            let k = self.kernel[yi.abs_diff(y)];
             weight += k;
-            for (acc, px) in out_row.iter_mut().zip(&across[yi * w..(yi + 1) * w]) {
+            let slot = yi % self.slots;
+            for (acc, px) in self
+                .out
+                .iter_mut()
+                .zip(&self.across[slot * w..(slot + 1) * w])
+            {
                 for c in 0..N {
                     acc[c] += k * px[c];
                 }
             }
         }
-        for acc in out_row.iter_mut() {
+        for acc in self.out.iter_mut() {
             finish(acc, weight);
         }
+        &self.out
     }
-    out
+
+    /// The whole blurred image, for the drawings that sample it out of order.
+    fn collect(mut self) -> Vec<[f32; N]> {
+        let mut all = Vec::with_capacity(self.w * self.h);
+        for _ in 0..self.h {
+            all.extend_from_slice(self.next_row());
+        }
+        all
+    }
 }
 
 /// Canvas bilinear downscale ("low" smoothing): each target pixel samples the source at its
@@ -663,20 +738,22 @@ fn grid_keep(len: usize, lines: usize, cell: f64) -> Vec<f32> {
     keep
 }
 
-/// An RGBA image as premultiplied `f32` pixels in `0.0..=1.0` (the canvas's `putImageData`).
-fn premultiplied(image: &RgbaImage) -> Vec<[f32; 4]> {
-    image
-        .pixels()
-        .map(|p| {
-            let a = f32::from(p[3]) / 255.0;
-            [
-                f32::from(p[0]) / 255.0 * a,
-                f32::from(p[1]) / 255.0 * a,
-                f32::from(p[2]) / 255.0 * a,
-                a,
-            ]
-        })
-        .collect()
+/// Row `y` of an RGBA image as premultiplied `f32` pixels in `0.0..=1.0` (the canvas's
+/// `putImageData`).
+fn premultiplied_row(image: &RgbaImage, y: usize, row: &mut [[f32; 4]]) {
+    let w = image.width() as usize;
+    for (o, p) in row
+        .iter_mut()
+        .zip(image.as_raw()[4 * w * y..4 * w * (y + 1)].chunks_exact(4))
+    {
+        let a = f32::from(p[3]) / 255.0;
+        *o = [
+            f32::from(p[0]) / 255.0 * a,
+            f32::from(p[1]) / 255.0 * a,
+            f32::from(p[2]) / 255.0 * a,
+            a,
+        ];
+    }
 }
 
 fn rgb_f32(image: &RgbImage, n: usize) -> [f32; 3] {
@@ -684,15 +761,17 @@ fn rgb_f32(image: &RgbImage, n: usize) -> [f32; 3] {
     [px[0], px[1], px[2]].map(|c| f32::from(c) / 255.0)
 }
 
-/// Builds the output from opaque colours in `0.0..=1.0`, mirrored if `flip` (TF.js flips the
-/// canvas before drawing anything, so the whole result is mirrored).
-fn render(w: usize, h: usize, flip: bool, color: impl Fn(usize) -> [f32; 3]) -> RgbImage {
+/// Builds the output from opaque colours in `0.0..=1.0`, which `row(y, colors)` gives a row at a
+/// time from the top, mirrored if `flip` (TF.js flips the canvas before drawing anything, so the
+/// whole result is mirrored).
+fn render(w: usize, h: usize, flip: bool, mut row: impl FnMut(usize, &mut [[f32; 3]])) -> RgbImage {
+    let mut colors = vec![[0.0; 3]; w];
     let mut out = vec![0u8; 3 * w * h];
-    for (y, row) in out.chunks_exact_mut(3 * w.max(1)).enumerate().take(h) {
-        for x in 0..w {
-            let c = color(y * w + x);
+    for (y, out_row) in out.chunks_exact_mut(3 * w.max(1)).enumerate().take(h) {
+        row(y, &mut colors);
+        for (x, c) in colors.iter().enumerate() {
             let dx = if flip { w - 1 - x } else { x };
-            for (o, v) in row[3 * dx..3 * dx + 3].iter_mut().zip(c) {
+            for (o, &v) in out_row[3 * dx..3 * dx + 3].iter_mut().zip(c) {
                 *o = to_u8(v);
             }
         }
@@ -701,13 +780,21 @@ fn render(w: usize, h: usize, flip: bool, color: impl Fn(usize) -> [f32; 3]) -> 
 }
 
 /// As [`render`] from premultiplied RGBA: the colour the canvas's `getImageData` gives back.
-fn render_rgba(w: usize, h: usize, flip: bool, color: impl Fn(usize) -> [f32; 4]) -> RgbImage {
-    render(w, h, flip, |n| {
-        let c = color(n);
-        if c[3] > 0.0 {
-            [c[0] / c[3], c[1] / c[3], c[2] / c[3]]
-        } else {
-            [0.0; 3]
+fn render_rgba(
+    w: usize,
+    h: usize,
+    flip: bool,
+    mut row: impl FnMut(usize, &mut [[f32; 4]]),
+) -> RgbImage {
+    let mut premultiplied = vec![[0.0; 4]; w];
+    render(w, h, flip, |y, colors| {
+        row(y, &mut premultiplied);
+        for (color, c) in colors.iter_mut().zip(&premultiplied) {
+            *color = if c[3] > 0.0 {
+                [c[0] / c[3], c[1] / c[3], c[2] / c[3]]
+            } else {
+                [0.0; 3]
+            };
         }
     })
 }
