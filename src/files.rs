@@ -139,6 +139,7 @@ fn umask() -> u32 {
         // SAFETY: umask only swaps an integer in the process; called once, before any file is
         // created through this module.
         let mask = unsafe { libc::umask(0o022) };
+        // SAFETY: as above; this puts the mask back.
         unsafe { libc::umask(mask) };
         mask
     })

@@ -69,12 +69,12 @@ pub(super) unsafe fn pointwise(
         quantize_quads(src, (n, s0, len, stride), q, panel);
         for (block, weights) in quads.chunks_exact(k4 * ROWS * 4).enumerate() {
             for t0 in (0..len).step_by(WIDTH) {
-                // SAFETY (loads): quad row `j` of the panel (`k4` rows of `4·stride`,
-                // `stride` a multiple of `WIDTH`) has `4·WIDTH` values from
-                // `4·(t0 + j·stride)`; `w` has 16.
                 let mut acc = [[vdupq_n_s32(0); 4]; ROWS];
                 for (j, w) in weights.chunks_exact(ROWS * 4).enumerate() {
+                    // SAFETY: `w` has `ROWS · 4 = 16` values.
                     let w = unsafe { vld1q_s8(w.as_ptr()) };
+                    // SAFETY: quad row `j` of the panel (`k4` rows of `4·stride`, `stride` a
+                    // multiple of `WIDTH`) has `4·WIDTH` values from `4·(t0 + j·stride)`.
                     let x: [int8x16_t; 4] = std::array::from_fn(|c| unsafe {
                         vld1q_s8(panel.as_ptr().add(4 * (j * stride + t0 + 4 * c)))
                     });
