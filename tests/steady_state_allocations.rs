@@ -18,23 +18,30 @@ fn counted() {
     let _ = COUNT.try_with(|c| c.set(c.get().map(|n| n + 1)));
 }
 
+// SAFETY: every method hands its arguments to `System` and returns what it returns, so the
+// memory is `System`'s; the count neither allocates nor unwinds (a `const` thread-local `Cell`,
+// reached through `try_with`).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         counted();
+        // SAFETY: the caller meets `alloc`'s contract, which is `System.alloc`'s.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         counted();
+        // SAFETY: as in `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         counted();
+        // SAFETY: as in `alloc`; `ptr` came from this allocator, i.e. from `System`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as in `realloc`.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

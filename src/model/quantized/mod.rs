@@ -28,28 +28,28 @@
 //! does the same integer sums one pixel at a time. All compute the same i32 sums, so they differ
 //! only in the f32 rounding of the epilogue.
 //!
+//! The op, its rewrite and the kernel are written once, here; what each instruction set does
+//! differently is apart, as for the f32 ops (see [`super::kernel`]): the integer operations in
+//! `simd`, and in `sdot` the dot product kernel, whose panel layout is its own.
+//!
 //! Speed: `vpmaddwd` needs a `vpaddd` to accumulate, and `smlal` does 4 multiply-adds like an
 //! f32 `fmla`, so without AVX-VNNI (not used yet) or `sdot` a multiply-add costs about what it
 //! does in f32, and the quantization pass in front of each convolution is extra: int8 is then
 //! about as fast as f32, not faster. `sdot` is where 8 bits pay.
 
-use std::sync::Arc;
-
 #[cfg(target_arch = "aarch64")]
-use std::arch::aarch64::*;
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::*;
+mod sdot;
+mod simd;
+
+use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
 use super::custom::{Replacement, WriteOutput, eval_op, f32s, replace_matches, residual};
-#[cfg(target_arch = "x86_64")]
-use super::kernel::Avx2;
-#[cfg(target_arch = "aarch64")]
-use super::kernel::Neon;
-use super::kernel::{Activation, Portable, Simd, dispatch};
+use super::kernel::{Activation, Simd, dispatch};
 use super::pointwise::{Pointwise, describe, facts_for, shape_for};
+use simd::Int8Simd;
 
 /// Output channels per block.
 const ROWS: usize = 4;
@@ -217,7 +217,7 @@ impl WriteOutput for QuantizedPointwise {
                 let sums = sums.try_as_plain_ram()?.as_slice::<i32>()?;
                 // SAFETY: the CPU has the dot product instructions (checked).
                 unsafe {
-                    dot::pointwise(
+                    sdot::pointwise(
                         self.in_channels,
                         n,
                         (src, quads, sums, scales, bias),
@@ -344,204 +344,6 @@ impl Quantization {
             scale,
             lo: -zero,
             hi: 255 - zero,
-        }
-    }
-}
-
-/// The integer operations of the kernel, for the instruction sets of [`Simd`]. An `X` holds
-/// `LANES` pixels of a pair of input channels as i16 (pixel by pixel, the pair adjacent), a `W`
-/// one pair of weights repeated, an `Acc` the i32 sums of `LANES` pixels (maybe still split by
-/// channel parity, see [`Int8Simd::to_f32`]).
-pub(super) trait Int8Simd: Simd {
-    type X: Copy;
-    type W: Copy;
-    type Acc: Copy;
-    fn zero(self) -> Self::Acc;
-    /// # Safety
-    /// `p` is valid for reading `2·LANES` values.
-    unsafe fn load_pairs(self, p: *const i16) -> Self::X;
-    /// # Safety
-    /// `p` is valid for reading 2 values.
-    unsafe fn splat_pair(self, p: *const i16) -> Self::W;
-    /// `acc + x₀·w₀ + x₁·w₁` per pixel.
-    fn multiply_add(self, acc: Self::Acc, x: Self::X, w: Self::W) -> Self::Acc;
-    /// The sums as f32.
-    fn to_f32(self, acc: Self::Acc) -> Self::V;
-    /// Stores `round(a · inv)` and `round(b · inv)`, clamped to `[lo, hi]`, interleaved at `p`:
-    /// `a₀ b₀ a₁ b₁ …`. Rounds half to even, a plain product first (no FMA), so every build
-    /// gives the same levels.
-    ///
-    /// # Safety
-    /// `p` is valid for writing `2·LANES` values.
-    unsafe fn quantize_pairs(
-        self,
-        a: Self::V,
-        b: Self::V,
-        inv: Self::V,
-        lo: i32,
-        hi: i32,
-        p: *mut i16,
-    );
-}
-
-impl Int8Simd for Portable {
-    type X = [i16; 2];
-    type W = [i16; 2];
-    type Acc = i32;
-    #[inline(always)]
-    fn zero(self) -> i32 {
-        0
-    }
-    #[inline(always)]
-    unsafe fn load_pairs(self, p: *const i16) -> [i16; 2] {
-        // SAFETY: the caller guarantees two readable values.
-        unsafe { [*p, *p.add(1)] }
-    }
-    #[inline(always)]
-    unsafe fn splat_pair(self, p: *const i16) -> [i16; 2] {
-        // SAFETY: as above.
-        unsafe { [*p, *p.add(1)] }
-    }
-    #[inline(always)]
-    fn multiply_add(self, acc: i32, x: [i16; 2], w: [i16; 2]) -> i32 {
-        acc + i32::from(x[0]) * i32::from(w[0]) + i32::from(x[1]) * i32::from(w[1])
-    }
-    #[inline(always)]
-    fn to_f32(self, acc: i32) -> f32 {
-        acc as f32
-    }
-    #[inline(always)]
-    unsafe fn quantize_pairs(self, a: f32, b: f32, inv: f32, lo: i32, hi: i32, p: *mut i16) {
-        let level = |x: f32| ((x * inv).round_ties_even() as i32).clamp(lo, hi) as i16;
-        // SAFETY: the caller guarantees two writable values.
-        unsafe { (*p, *p.add(1)) = (level(a), level(b)) }
-    }
-}
-
-// SAFETY (every block below): an `Avx2` exists only when the CPU has AVX2 and FMA; pointer
-// validity is the caller's contract where the method is `unsafe`.
-#[cfg(target_arch = "x86_64")]
-impl Int8Simd for Avx2 {
-    type X = __m256i;
-    type W = __m256i;
-    type Acc = __m256i;
-    #[inline(always)]
-    fn zero(self) -> __m256i {
-        // SAFETY: see the impl.
-        unsafe { _mm256_setzero_si256() }
-    }
-    #[inline(always)]
-    unsafe fn load_pairs(self, p: *const i16) -> __m256i {
-        // SAFETY: see the impl.
-        unsafe { _mm256_loadu_si256(p.cast()) }
-    }
-    #[inline(always)]
-    unsafe fn splat_pair(self, p: *const i16) -> __m256i {
-        // SAFETY: see the impl.
-        unsafe { _mm256_set1_epi32(p.cast::<i32>().read_unaligned()) }
-    }
-    #[inline(always)]
-    fn multiply_add(self, acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
-        // SAFETY: see the impl.
-        unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)) }
-    }
-    #[inline(always)]
-    fn to_f32(self, acc: __m256i) -> __m256 {
-        // SAFETY: see the impl.
-        unsafe { _mm256_cvtepi32_ps(acc) }
-    }
-    #[inline(always)]
-    unsafe fn quantize_pairs(
-        self,
-        a: __m256,
-        b: __m256,
-        inv: __m256,
-        lo: i32,
-        hi: i32,
-        p: *mut i16,
-    ) {
-        // SAFETY: see the impl.
-        unsafe {
-            // `cvtps` rounds half to even (the default MXCSR mode).
-            let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
-            let level = |x| {
-                _mm256_min_epi32(
-                    _mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(x, inv)), lo),
-                    hi,
-                )
-            };
-            // Each i32 lane: `a`'s level in the low i16, `b`'s in the high one.
-            let pairs =
-                _mm256_blend_epi16::<0b1010_1010>(level(a), _mm256_slli_epi32::<16>(level(b)));
-            _mm256_storeu_si256(p.cast(), pairs)
-        }
-    }
-}
-
-// SAFETY (every block below): NEON is mandatory on aarch64; pointer validity is the caller's
-// contract where the method is `unsafe`.
-#[cfg(target_arch = "aarch64")]
-impl Int8Simd for Neon {
-    type X = int16x8_t;
-    type W = int16x8_t;
-    /// The products of even and of odd input channels are summed in separate lanes:
-    /// `(pixels 0–1, pixels 2–3)`, each `[even, odd, even, odd]`.
-    type Acc = (int32x4_t, int32x4_t);
-    #[inline(always)]
-    fn zero(self) -> (int32x4_t, int32x4_t) {
-        // SAFETY: see the impl.
-        unsafe { (vdupq_n_s32(0), vdupq_n_s32(0)) }
-    }
-    #[inline(always)]
-    unsafe fn load_pairs(self, p: *const i16) -> int16x8_t {
-        // SAFETY: see the impl.
-        unsafe { vld1q_s16(p) }
-    }
-    #[inline(always)]
-    unsafe fn splat_pair(self, p: *const i16) -> int16x8_t {
-        // SAFETY: see the impl.
-        unsafe { vreinterpretq_s16_s32(vld1q_dup_s32(p.cast())) }
-    }
-    #[inline(always)]
-    fn multiply_add(
-        self,
-        acc: (int32x4_t, int32x4_t),
-        x: int16x8_t,
-        w: int16x8_t,
-    ) -> (int32x4_t, int32x4_t) {
-        // SAFETY: see the impl.
-        unsafe {
-            (
-                vmlal_s16(acc.0, vget_low_s16(x), vget_low_s16(w)),
-                vmlal_high_s16(acc.1, x, w),
-            )
-        }
-    }
-    #[inline(always)]
-    fn to_f32(self, acc: (int32x4_t, int32x4_t)) -> float32x4_t {
-        // SAFETY: see the impl.
-        unsafe { vcvtq_f32_s32(vpaddq_s32(acc.0, acc.1)) }
-    }
-    #[inline(always)]
-    unsafe fn quantize_pairs(
-        self,
-        a: float32x4_t,
-        b: float32x4_t,
-        inv: float32x4_t,
-        lo: i32,
-        hi: i32,
-        p: *mut i16,
-    ) {
-        // SAFETY: see the impl.
-        unsafe {
-            let (lo, hi) = (vdupq_n_s32(lo), vdupq_n_s32(hi));
-            let level = |x| {
-                vmovn_s32(vminq_s32(
-                    vmaxq_s32(vcvtnq_s32_f32(vmulq_f32(x, inv)), lo),
-                    hi,
-                ))
-            };
-            vst2_s16(p, int16x4x2_t(level(a), level(b)))
         }
     }
 }
@@ -761,158 +563,6 @@ fn store_tile<S: Simd, const C: usize>(
     }
 }
 
-/// The `sdot` kernel: four times the multiply-adds per instruction of `smlal`. Its operands are
-/// i8, so an input level `l ∈ [lo, hi]` is stored as `l − lo − 128 ∈ [−128, 127]` and the
-/// epilogue adds back `(lo + 128) · Σ_i q[o, i]`: the same i32 sums as the other builds. Input
-/// channels go in quads, a pixel's four adjacent; `sdot v.4s, x.16b, w.4b[r]` adds, for four
-/// pixels, the dot product of their quad with output channel `r`'s.
-#[cfg(target_arch = "aarch64")]
-mod dot {
-    use std::arch::aarch64::*;
-    use std::arch::asm;
-
-    use super::{
-        Activation, MAX_LANES, PANEL_VALUES, Quantization, ROWS, Simd, range, split_scratch,
-        store_tile,
-    };
-    use crate::model::kernel::Neon;
-
-    /// Pixels per tile: four vectors of four.
-    const WIDTH: usize = 16;
-
-    /// `acc + Σ_j x[4p + j] · w[4·LANE + j]` for each pixel `p` of `x`.
-    #[inline(always)]
-    fn sdot<const LANE: i32>(acc: int32x4_t, x: int8x16_t, w: int8x16_t) -> int32x4_t {
-        let mut acc = acc;
-        // SAFETY: registers only; reached only from `pointwise`, whose caller checked that the
-        // CPU has `dotprod`. (The intrinsic, `vdotq_laneq_s32`, is not stable Rust yet.)
-        unsafe {
-            asm!(
-                ".arch_extension dotprod",
-                "sdot {acc:v}.4s, {x:v}.16b, {w:v}.4b[{lane}]",
-                acc = inout(vreg) acc,
-                x = in(vreg) x,
-                w = in(vreg) w,
-                lane = const LANE,
-                options(pure, nomem, nostack, preserves_flags),
-            );
-        }
-        acc
-    }
-
-    /// [`super::quantized_pointwise`] with the weights in quads (`weights.1`, see
-    /// [`super::QuantizedPointwise::quads`]) and their sums (`weights.2`).
-    ///
-    /// # Safety
-    /// The CPU has `dotprod`.
-    #[target_feature(enable = "dotprod")]
-    pub(super) unsafe fn pointwise(
-        k: usize,
-        n: usize,
-        (src, quads, sums, scales, bias): (&[f32], &[i8], &[i32], &[f32], &[f32]),
-        activation: Activation,
-        residual: Option<&[f32]>,
-        scratch: &mut Vec<f32>,
-        dst: &mut [f32],
-    ) {
-        let s = Neon;
-        let out_channels = dst.len() / n;
-        let (blocks, k4) = (out_channels.div_ceil(ROWS), k.div_ceil(4));
-        assert!(src.len() >= k * n && quads.len() == blocks * k4 * ROWS * 4);
-        assert!(sums.len() >= blocks * ROWS && scales.len() >= blocks * ROWS);
-        assert!(bias.len() >= blocks * ROWS && residual.is_none_or(|r| r.len() == dst.len()));
-        let src = &src[..k * n];
-        let (min, max) = range(s, src);
-        let q = Quantization::of_range(min, max);
-        // A panel of as many bytes as the other builds' (i16) panel.
-        let strip = (2 * PANEL_VALUES / (4 * k4)).div_ceil(WIDTH).max(1) * WIDTH;
-        let (panel, staged) = split_scratch::<i8>(scratch, k4 * strip * 4, ROWS * WIDTH);
-        for s0 in (0..n).step_by(strip) {
-            let len = strip.min(n - s0);
-            let stride = len.div_ceil(WIDTH) * WIDTH;
-            quantize_quads(src, (n, s0, len, stride), q, panel);
-            for (block, weights) in quads.chunks_exact(k4 * ROWS * 4).enumerate() {
-                for t0 in (0..len).step_by(WIDTH) {
-                    // SAFETY (loads): quad row `j` of the panel (`k4` rows of `4·stride`,
-                    // `stride` a multiple of `WIDTH`) has `4·WIDTH` values from
-                    // `4·(t0 + j·stride)`; `w` has 16.
-                    let mut acc = [[vdupq_n_s32(0); 4]; ROWS];
-                    for (j, w) in weights.chunks_exact(ROWS * 4).enumerate() {
-                        let w = unsafe { vld1q_s8(w.as_ptr()) };
-                        let x: [int8x16_t; 4] = std::array::from_fn(|c| unsafe {
-                            vld1q_s8(panel.as_ptr().add(4 * (j * stride + t0 + 4 * c)))
-                        });
-                        for (c, &x) in x.iter().enumerate() {
-                            acc[0][c] = sdot::<0>(acc[0][c], x, w);
-                            acc[1][c] = sdot::<1>(acc[1][c], x, w);
-                            acc[2][c] = sdot::<2>(acc[2][c], x, w);
-                            acc[3][c] = sdot::<3>(acc[3][c], x, w);
-                        }
-                    }
-                    let tile: [[float32x4_t; 4]; ROWS] = std::array::from_fn(|r| {
-                        let o = block * ROWS + r;
-                        let offset = vdupq_n_s32((q.lo + 128) * sums[o]);
-                        let (scale, bias) = (s.splat(q.scale * scales[o]), s.splat(bias[o]));
-                        acc[r].map(|a| {
-                            let a = vcvtq_f32_s32(vaddq_s32(a, offset));
-                            activation.apply(s, s.mul_add(a, scale, bias))
-                        })
-                    });
-                    let (rows, cols) = (ROWS.min(out_channels - block * ROWS), WIDTH.min(len - t0));
-                    let at = (block * ROWS, s0 + t0);
-                    store_tile(s, &tile, at, (rows, cols), n, residual, staged, dst);
-                }
-            }
-        }
-    }
-
-    /// As [`super::quantize_strip`], into `⌈k/4⌉` rows of `stride` pixel quads of
-    /// `level − lo − 128`, 8 pixels at a time (`vst4` interleaves four channels' bytes).
-    #[inline(always)]
-    fn quantize_quads(
-        src: &[f32],
-        (n, s0, len, stride): (usize, usize, usize, usize),
-        q: Quantization,
-        panel: &mut [i8],
-    ) {
-        // SAFETY: NEON is mandatory on aarch64; every pointer read has 8 values (a full run of
-        // a channel, or an 8-value array) and every store 32 bytes within `row` (`4·stride`
-        // bytes, `p + 8 ≤ stride`).
-        unsafe {
-            let inv = vdupq_n_f32(1.0 / q.scale);
-            let offset = vdupq_n_s32(-(q.lo + 128));
-            // Saturating narrowing to i8 is the clamp to [lo, hi].
-            let level = |v| vaddq_s32(vcvtnq_s32_f32(vmulq_f32(v, inv)), offset);
-            let zeros = [0f32; 2 * MAX_LANES];
-            let mut tail = [0f32; 8];
-            for (row, channels) in panel.chunks_exact_mut(4 * stride).zip(src.chunks(4 * n)) {
-                for p in (0..stride).step_by(8) {
-                    let bytes: [int8x8_t; 4] = std::array::from_fn(|c| {
-                        let Some(channel) = channels.get(c * n..(c + 1) * n) else {
-                            // Past the last input channel: its weights are zero.
-                            return vdup_n_s8(0);
-                        };
-                        let values = &channel[s0..s0 + len];
-                        let ptr = if p + 8 <= len {
-                            values[p..].as_ptr()
-                        } else if p < len {
-                            tail.fill(0.0);
-                            tail[..len - p].copy_from_slice(&values[p..]);
-                            tail.as_ptr()
-                        } else {
-                            zeros.as_ptr()
-                        };
-                        let (a, b) = (level(vld1q_f32(ptr)), level(vld1q_f32(ptr.add(4))));
-                        vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)))
-                    });
-                    let bytes = int8x8x4_t(bytes[0], bytes[1], bytes[2], bytes[3]);
-                    vst4_s8(row.as_mut_ptr().add(4 * p), bytes);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -932,7 +582,7 @@ mod tests {
         &mut [f32],
     );
 
-    const ACTIVATIONS: [Activation; 3] = [
+    pub(super) const ACTIVATIONS: [Activation; 3] = [
         Activation::Identity,
         Activation::Relu,
         Activation::HardSwish,
@@ -1104,42 +754,6 @@ mod tests {
             };
             let (a, b) = (go(quantized_pointwise), go(quantized_pointwise_portable));
             for (x, y) in a.iter().zip(&b) {
-                prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
-            }
-        }
-
-        /// The `sdot` build (run the aarch64 tests as a Cortex-A76 to reach it) computes the
-        /// portable build's integer sums too; without `dotprod` no quads are made.
-        #[cfg(target_arch = "aarch64")]
-        #[test]
-        fn dot_product_and_portable_builds_agree(
-            i in 1usize..40, o in 1usize..30, n in 1usize..100,
-            activation in 0usize..3, residual in any::<bool>(), seed in any::<u64>(),
-        ) {
-            let src = random(&[i, n], seed);
-            let weights = random(&[o, i], !seed);
-            let (bias, res) = (random(&[o], 3), random(&[o, n], 5));
-            let op = QuantizedPointwise::new(
-                values(&weights), values(&bias), i, ACTIVATIONS[activation], residual,
-            );
-            prop_assert_eq!(op.quads.is_some(), dot_product());
-            let Some((quads, sums)) = &op.quads else { return Ok(()) };
-            let residual = residual.then(|| values(&res));
-            let mut expected = vec![0f32; o * n];
-            quantized_pointwise_portable(
-                i, n, values(&src), op.packed.try_as_plain_ram().unwrap().as_slice::<i16>().unwrap(),
-                values(&op.scales), values(&op.bias), op.activation, residual, &mut Vec::new(),
-                &mut expected,
-            );
-            let mut got = vec![0f32; o * n];
-            let quads = quads.try_as_plain_ram().unwrap().as_slice::<i8>().unwrap();
-            let sums = sums.try_as_plain_ram().unwrap().as_slice::<i32>().unwrap();
-            // SAFETY: quads are made only when the CPU has `dotprod`.
-            unsafe {
-                dot::pointwise(i, n, (values(&src), quads, sums, values(&op.scales), values(&op.bias)),
-                    op.activation, residual, &mut Vec::new(), &mut got);
-            }
-            for (x, y) in got.iter().zip(&expected) {
                 prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
             }
         }
