@@ -118,6 +118,8 @@ fn error_manager() -> jpeg_error_mgr {
     // SAFETY: all-zero is a valid `jpeg_error_mgr` (null pointers, no callbacks), which
     // `jpeg_std_error` then fills in completely.
     let mut err: jpeg_error_mgr = unsafe { std::mem::zeroed() };
+    // SAFETY: `err` is a valid, exclusively borrowed manager for the call; libjpeg only writes
+    // its fields (the returned pointer is `err` itself and is not kept).
     unsafe { jpeg_std_error(&mut err) };
     err.error_exit = Some(error_exit);
     err.emit_message = Some(emit_message);

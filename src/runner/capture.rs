@@ -39,6 +39,9 @@ pub(super) struct Captured {
     pub(super) convert_ms: f32,
 }
 
+/// The converted frames as the capture thread hands them over.
+pub(super) type Frames = Receiver<Result<Captured, SourceError>>;
+
 /// Captures and converts on a thread of its own; at most two frames wait for the loop. Frames
 /// are converted into `one_pass` inputs when given, else into full-size images; buffers coming
 /// back through `recycled` are reused.
@@ -47,7 +50,7 @@ pub(super) fn spawn_capture(
     stop: Arc<AtomicBool>,
     one_pass: Option<ModelInput>,
     recycled: Receiver<Converted>,
-) -> std::io::Result<(Receiver<Result<Captured, SourceError>>, JoinHandle<()>)> {
+) -> std::io::Result<(Frames, JoinHandle<()>)> {
     let (tx, rx) = sync_channel(2);
     let thread = std::thread::Builder::new()
         .name("capture".into())
