@@ -334,7 +334,7 @@ impl Model {
         let plan = optimise(&bytes, kind, precision).map_err(|e| ModelError::Invalid {
             origin: origin.clone(),
             kind,
-            message: format!("{e:#}"),
+            message: first_words(&format!("{e:#}")),
         })?;
         let state = plan.spawn().map_err(|e| ModelError::Invalid {
             origin: origin.clone(),
@@ -445,6 +445,16 @@ pub fn f32_values(kind: ModelKind, value: &Tensor) -> Result<&[f32], ModelError>
             kind,
             message: format!("output is not plain f32: {e:#}"),
         })
+}
+
+/// tract's analysis errors can print whole symbolic shapes (kilobytes): enough of one to tell
+/// what failed.
+fn first_words(message: &str) -> String {
+    const MAX: usize = 300;
+    match message.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_string(),
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
@@ -581,5 +591,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("/nope.onnx"), "{err}");
+    }
+
+    #[test]
+    fn another_networks_file_is_refused_naming_it() {
+        // Same input size, other outputs: it would load and run, and be read as a mask.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/pose_landmark_lite.onnx");
+        let err = Model::load(ModelKind::SelfieGeneral, Precision::F32, Some(&path)).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with(&path.display().to_string()), "{text}");
+        assert!(text.contains("is it another network?"), "{text}");
+    }
+
+    #[test]
+    fn f16_runs() {
+        let mut model = Model::load(ModelKind::SelfieLandscape, Precision::F16, None).unwrap();
+        let input = vec![0.5; ModelKind::SelfieLandscape.input_shape().iter().product()];
+        let outputs = model.run_values(&input).unwrap();
+        let mask = f32_values(ModelKind::SelfieLandscape, &outputs[0]).unwrap();
+        assert_eq!(mask.len(), 144 * 256);
+        assert!(mask.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 }

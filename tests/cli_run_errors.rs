@@ -177,3 +177,61 @@ fn truncated_video() {
     assert!(err.contains("partial file"), "{err}");
     assert!(!dir.path().join("out.jsonl").exists());
 }
+
+#[test]
+fn too_many_zones_or_corners() {
+    let zones: String = (0..33)
+        .map(|i| format!("[[zone]]\nname = \"z{i}\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n"))
+        .collect();
+    assert!(config_error(&zones).contains("33 zones: at most 32"));
+    let corners: Vec<String> = (0..65)
+        .map(|i| {
+            let a = i as f32 / 65.0 * std::f32::consts::TAU;
+            format!("[{}, {}]", 0.5 + 0.4 * a.cos(), 0.5 + 0.4 * a.sin())
+        })
+        .collect();
+    let round = format!(
+        "[[zone]]\nname = \"round\"\npolygon = [{}]\n",
+        corners.join(", ")
+    );
+    assert!(config_error(&round).contains("zone[0].polygon: 65 points: at most 64"));
+}
+
+#[test]
+fn the_final_error_is_json_with_json_logs() {
+    let dir = dir_with_config(MAT);
+    let (output, _) = with_stdin(
+        bodyzone()
+            .args(["run", "--log-format", "json", "--source", "missing.mp4"])
+            .current_dir(dir.path()),
+        Vec::new(),
+    );
+    assert_exit(&output, 2, "a missing source");
+    let last = stderr(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let json: serde_json::Value = serde_json::from_str(&last).expect("a JSON line");
+    assert_eq!(json["level"], "ERROR");
+    assert!(
+        json["message"].as_str().unwrap().contains("missing.mp4"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_success() {
+    let dir = dir_with_config(MAT);
+    let mut child = bodyzone()
+        .args(["run", "--source", "synthetic:320x240@30:frames=300"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first event.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
+}

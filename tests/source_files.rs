@@ -1,9 +1,14 @@
 //! Still images, directories of images and the synthetic source, opened from `--source` strings.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use bodyzone::source::{self, FrameSource, ImageSource, OpenOptions, SourceError, SourceSpec};
+use bodyzone::frame::Frame;
+use bodyzone::source::{
+    self, FrameSource, ImageSource, OpenOptions, Realtime, SourceError, SourceSpec,
+};
 use image::{Rgb, RgbImage};
 
 fn open(spec: &str) -> Result<Box<dyn FrameSource>, SourceError> {
@@ -134,4 +139,43 @@ fn cameras_that_do_not_exist_are_named() {
     let msg = err.to_string();
     assert!(msg.contains("/dev/video-bodyzone-test"), "{msg}");
     assert!(!err.is_transient());
+}
+
+/// Two frames 30 s apart in the file's time.
+struct Gap(u64);
+
+impl FrameSource for Gap {
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        self.0 += 1;
+        let image = RgbImage::new(4, 4);
+        Ok((self.0 <= 2)
+            .then(|| Frame::from_rgb(image, Duration::from_secs(30 * (self.0 - 1)), self.0)))
+    }
+
+    fn describe(&self) -> String {
+        "gap".into()
+    }
+
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_realtime_wait_ends_when_asked_to_stop() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut source = Realtime::new(Gap(0), stop.clone());
+    source.next_frame().unwrap().unwrap();
+    let asked = stop.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        asked.store(true, Ordering::Relaxed);
+    });
+    let started = Instant::now();
+    source.next_frame().unwrap().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -1102,4 +1102,35 @@ mod tests {
             prop_assert!(small.pixels().all(|p| p == want));
         }
     }
+
+    #[test]
+    fn no_width_of_a_packed_or_planar_format_panics() {
+        for format in [
+            PixelFormat::Yuyv,
+            PixelFormat::Nv12,
+            PixelFormat::Yuv420,
+            PixelFormat::Rgb24,
+        ] {
+            for (w, h) in [(1, 1), (3, 3), (5, 2), (641, 3)] {
+                let stride = format.min_stride(w).unwrap();
+                let data = vec![128u8; format.frame_len(stride, h).unwrap()];
+                let raw = RawImage {
+                    data: &data,
+                    format,
+                    width: w,
+                    height: h,
+                    stride,
+                    yuv: YuvMode::Bt601Limited,
+                };
+                let mut out = RgbImage::new(w, h);
+                Converter::new().to_rgb(&raw, &mut out).unwrap();
+                // One byte short is an error, not a read past the end.
+                let short = RawImage {
+                    data: &data[..data.len() - 1],
+                    ..raw
+                };
+                assert!(Converter::new().to_rgb(&short, &mut out).is_err());
+            }
+        }
+    }
 }

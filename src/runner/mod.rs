@@ -176,7 +176,9 @@ pub fn run_with(
                     warn!("{err}; zones cleared and outputs safe until frames come back");
                     let lost = [last.event(EventKind::SourceLost, err.to_string())];
                     deliver(outputs, &lost, last, &mut summary)?;
-                    each_output(outputs, last, &mut summary, |sink| sink.source_lost())?;
+                    each_output(outputs, last, &mut summary, false, |sink| {
+                        sink.source_lost()
+                    })?;
                 }
                 continue;
             }
@@ -187,7 +189,7 @@ pub fn run_with(
                 frame: captured.sequence,
                 time: captured.timestamp,
             };
-            each_output(outputs, at, &mut summary, |sink| sink.source_back())?;
+            each_output(outputs, at, &mut summary, false, |sink| sink.source_back())?;
             let back = [at.event(EventKind::SourceRestored, describe.clone())];
             deliver(outputs, &back, at, &mut summary)?;
         }
@@ -319,15 +321,18 @@ impl<'a> Output<'a> {
 
     /// Applies this output's [`OnFailure`] to the result of one call; the first failure of a
     /// best-effort output adds an `output_failed` event to `failed`.
+    /// A success only counts as recovery when `recovers` (a frame's events and tick went
+    /// through, not merely a call that writes nothing).
     fn check(
         &mut self,
         result: Result<(), SinkError>,
+        recovers: bool,
         at: Moment,
         failed: &mut Vec<Event>,
     ) -> Result<(), RunError> {
         match (result, self.on_failure) {
             (Ok(()), _) => {
-                self.failing = false;
+                self.failing &= !recovers;
                 Ok(())
             }
             (Err(source), OnFailure::Stop) => Err(RunError::Sink {
@@ -359,17 +364,19 @@ impl Moment {
     }
 }
 
-/// Calls `call` on every output, then delivers the `output_failed` events it caused.
+/// Calls `call` on every output, then delivers the `output_failed` events it caused; see
+/// [`Output::check`] for `recovers`.
 fn each_output(
     outputs: &mut [Output<'_>],
     at: Moment,
     summary: &mut RunSummary,
+    recovers: bool,
     mut call: impl FnMut(&mut dyn EventSink) -> Result<(), SinkError>,
 ) -> Result<(), RunError> {
     let mut failed = Vec::new();
     for output in outputs.iter_mut() {
         let result = call(output.sink);
-        output.check(result, at, &mut failed)?;
+        output.check(result, recovers, at, &mut failed)?;
     }
     if failed.is_empty() {
         return Ok(());
@@ -386,7 +393,7 @@ fn deliver(
 ) -> Result<(), RunError> {
     summary.events += events.len() as u64;
     let timestamp_ms = at.time.as_millis() as u64;
-    each_output(outputs, at, summary, |sink| {
+    each_output(outputs, at, summary, true, |sink| {
         events.iter().try_for_each(|event| sink.event(event))?;
         sink.tick(timestamp_ms)
     })
@@ -592,5 +599,127 @@ mod tests {
         let moved = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>();
         // Smoothed, the second mask stays closer to the first.
         assert!(moved(&on.0, &on.1) < 0.9 * moved(&off.0, &off.1));
+    }
+
+    /// What a scripted source does on each call.
+    enum Next {
+        Frame(RgbImage),
+        Lost,
+        Panic,
+    }
+
+    struct Scripted(std::vec::IntoIter<Next>, u64);
+
+    impl FrameSource for Scripted {
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            match self.0.next() {
+                None => Ok(None),
+                Some(Next::Frame(image)) => {
+                    self.1 += 1;
+                    Ok(Some(Frame::from_rgb(image, at(self.1), self.1)))
+                }
+                Some(Next::Lost) => Err(SourceError::Timeout {
+                    device: "/dev/fake".into(),
+                    after: Duration::from_secs(2),
+                }),
+                Some(Next::Panic) => panic!("a converter bug"),
+            }
+        }
+
+        fn describe(&self) -> String {
+            "/dev/fake".into()
+        }
+
+        fn is_live(&self) -> bool {
+            true
+        }
+    }
+
+    /// Keeps every event; fails every call when `broken`.
+    #[derive(Default)]
+    struct Sink {
+        events: Vec<Event>,
+        broken: bool,
+    }
+
+    impl EventSink for Sink {
+        fn event(&mut self, event: &Event) -> Result<(), SinkError> {
+            self.events.push(event.clone());
+            Ok(())
+        }
+
+        fn tick(&mut self, _: u64) -> Result<(), SinkError> {
+            if self.broken {
+                return Err("line 0: No such device".into());
+            }
+            Ok(())
+        }
+    }
+
+    fn run_script(
+        script: Vec<Next>,
+        pins: &mut Sink,
+    ) -> (Result<RunSummary, RunError>, Vec<Event>) {
+        let mut log = Sink::default();
+        let result = {
+            let mut outputs = [
+                Output::required("events", &mut log),
+                Output::best_effort("gpio", pins),
+            ];
+            run(
+                Box::new(Scripted(script.into_iter(), 0)),
+                &mut pipeline("[model]\npose = \"off\""),
+                &mut outputs,
+                &RunOptions::default(),
+            )
+        };
+        (result, log.events)
+    }
+
+    #[test]
+    fn a_lost_camera_and_a_failing_output_are_events() {
+        let grey = RgbImage::from_pixel(64, 36, image::Rgb([90; 3]));
+        let script = vec![
+            Next::Frame(grey.clone()),
+            Next::Lost,
+            Next::Lost,
+            Next::Frame(grey.clone()),
+            Next::Frame(grey),
+        ];
+        let mut pins = Sink {
+            broken: true,
+            ..Sink::default()
+        };
+        let (result, events) = run_script(script, &mut pins);
+        assert_eq!(result.unwrap().frames, 3);
+        let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::OutputFailed,
+                EventKind::SourceLost,
+                EventKind::SourceRestored
+            ],
+            "one output_failed however often it fails, one source_lost for two timeouts"
+        );
+        assert_eq!(
+            events[0].detail.as_deref(),
+            Some("gpio: line 0: No such device")
+        );
+        assert!(
+            events[1]
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("no frame for 2s")
+        );
+    }
+
+    #[test]
+    fn a_panic_on_the_capture_thread_ends_the_run_with_an_error() {
+        let grey = RgbImage::from_pixel(64, 36, image::Rgb([90; 3]));
+        let (result, _) = run_script(vec![Next::Frame(grey), Next::Panic], &mut Sink::default());
+        let err = result.unwrap_err().to_string();
+        assert_eq!(err, "capture thread failed: a converter bug");
     }
 }

@@ -539,4 +539,64 @@ mod tests {
         assert_eq!(*rig.opens.lock().unwrap(), 5);
         assert_eq!(live.dropped(), 0);
     }
+
+    /// A camera that gives `frames` frames as fast as it is asked, then ends.
+    struct Burst(u64);
+
+    impl Capture for Burst {
+        fn grab(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
+            if self.0 == 0 {
+                return Ok(false);
+            }
+            self.0 -= 1;
+            frame.data.clear();
+            frame.data.push(0);
+            frame.sequence = u64::MAX; // no device counter: every frame counts as the next
+            Ok(true)
+        }
+    }
+
+    fn spawn(capture: Box<dyn Capture>, lossless: bool) -> Live {
+        let mut once = Some(capture);
+        let opener: Opener = Box::new(move || Ok(once.take().expect("opened once")));
+        let opts = OpenOptions {
+            lossless,
+            ..OpenOptions::default()
+        };
+        Live::spawn("pipe".into(), opener, None, &opts).unwrap()
+    }
+
+    #[test]
+    fn a_lossless_source_waits_for_a_slow_consumer() {
+        let mut live = spawn(Box::new(Burst(50)), true);
+        assert!(!live.is_live());
+        let mut got = 0;
+        while let Some(frame) = live.next_frame().unwrap() {
+            std::thread::sleep(Duration::from_millis(1));
+            live.recycle(frame);
+            got += 1;
+        }
+        assert_eq!((got, live.dropped()), (50, 0));
+    }
+
+    /// A camera binding with a bug.
+    struct Panics;
+
+    impl Capture for Panics {
+        fn grab(&mut self, _: &mut Frame) -> Result<bool, SourceError> {
+            panic!("index out of bounds in a converter");
+        }
+    }
+
+    #[test]
+    fn a_panic_on_the_capture_thread_is_an_error_with_its_message() {
+        let mut live = spawn(Box::new(Panics), false);
+        let err = live.next_frame().unwrap_err();
+        assert!(!err.is_transient());
+        assert!(
+            err.to_string()
+                .contains("capture thread panicked: index out of bounds in a converter"),
+            "{err}"
+        );
+    }
 }

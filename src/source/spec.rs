@@ -407,4 +407,29 @@ mod tests {
             matches!(classify(&missing), Err(SourceError::NotFound { path }) if path == missing)
         );
     }
+
+    #[test]
+    fn odd_widths_are_refused_where_chroma_pairs_pixels() {
+        assert!(err("stdin:nv12:641x480").contains("an even width for NV12"));
+        assert!(err("stdin:yuyv:641x480").contains("an even width for YUYV"));
+        assert!(matches!(
+            parse("stdin:yuv420:641x481"),
+            SourceSpec::Stdin { width: 641, .. }
+        ));
+    }
+
+    #[test]
+    fn a_file_under_dev_is_a_file_not_a_camera() {
+        let shm = std::path::Path::new("/dev/shm");
+        if !shm.is_dir() {
+            return; // no RAM disk on this machine
+        }
+        let file = tempfile::Builder::new()
+            .suffix(".jpg")
+            .tempfile_in(shm)
+            .unwrap();
+        let path = file.path().to_str().unwrap();
+        assert_eq!(parse(path), SourceSpec::Path(path.into()));
+        assert!(matches!(parse("/dev/video7"), SourceSpec::V4l2(_)));
+    }
 }
