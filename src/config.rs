@@ -264,6 +264,8 @@ impl Config {
             root: None,
         };
         let config = ctx.parse();
+        // In file order, as an editor would walk them; problems of the file as a whole last.
+        ctx.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         match config {
             Some(config) if ctx.problems.is_empty() => Ok(config),
             _ => Err(ConfigError::Invalid {
@@ -713,10 +715,12 @@ impl<'t> Ctx<'t> {
             }
         }
 
-        let model = self.model(model?);
-        let source = self.source(source?);
-        let smoothing = self.smoothing(smoothing?);
-        let (classifier, reps) = self.exercise(exercise?);
+        // A section that could not be read has said why; the rest is still checked against its
+        // defaults so that one run reports every problem of the file.
+        let model = self.model(model.unwrap_or_default());
+        let source = self.source(source.unwrap_or_default());
+        let smoothing = self.smoothing(smoothing.unwrap_or_default());
+        let (classifier, reps) = self.exercise(exercise.unwrap_or_default());
         if zones.is_empty() {
             self.problem(
                 "zone",
@@ -736,7 +740,7 @@ impl<'t> Ctx<'t> {
             .filter_map(|(i, raw)| self.zone(i, raw?, &model))
             .collect();
         self.unique_names(&zones);
-        let output = self.output(output?, &zones);
+        let output = self.output(output.unwrap_or_default(), &zones);
         Some(Config {
             model,
             source,

@@ -49,11 +49,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let line = one_line(&err);
-            if cli::run::json_logs() {
-                tracing::error!("{line}");
-            } else {
-                eprintln!("bodyzone: {line}");
+            // One line per problem (a config with several lists each, in file order).
+            for line in one_line(&err).lines() {
+                if cli::run::json_logs() {
+                    tracing::error!("{line}");
+                } else {
+                    eprintln!("bodyzone: {line}");
+                }
             }
             if is_broken_pipe(&err) {
                 // What a shell reports for a writer killed by SIGPIPE: the reader went away,
@@ -66,16 +68,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line. Library errors often repeat their source in their own
-/// message; a cause already spelled out by the message before it is not printed again.
+/// The error and its causes on one line (a cause listing several problems keeps one line for
+/// each). Library errors often repeat their source in their own message; a cause already spelled
+/// out by the message before it is not printed again.
 pub(crate) fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause
             .to_string()
-            .split_whitespace()
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect::<Vec<_>>()
-            .join(" ");
+            .join("\n");
         if !line.contains(&text) {
             if !line.is_empty() {
                 line.push_str(": ");

@@ -235,3 +235,31 @@ fn a_closed_stdout_is_not_a_success() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
 }
+
+#[test]
+fn every_config_problem_on_its_own_line_in_file_order() {
+    let dir = dir_with_config(
+        "[[zone]]\nname = \"mat\"\npolygon = [[0, 0], [1, 1]]\n\
+         [model]\npose = \"huge\"\n\
+         [[zone]]\nname = \"bad name!\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n",
+    );
+    let (output, _) = with_stdin(
+        bodyzone()
+            .args(["run", "--source", "synthetic:frames=1"])
+            .current_dir(dir.path()),
+        Vec::new(),
+    );
+    assert_exit(&output, 2, "three problems");
+    let stderr = stderr(&output);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("bodyzone: "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    for (line, key) in lines
+        .iter()
+        .zip(["zone[0].polygon", "model.pose", "zone[1].name"])
+    {
+        assert!(line.contains(key), "{key} in {line}");
+    }
+}
