@@ -25,6 +25,7 @@
 //! input = "v4l2:/dev/video0"   # any --source string; --source overrides it
 //! realtime = false             # pace files by their timestamps
 //! frame_timeout_ms = 2000      # a live frame later than this is a hung camera
+//! max_pixels = 40000000        # larger pictures are refused (a 1 GB board decodes this much)
 //!
 //! [smoothing]
 //! mask = 0.7                   # weight of the previous mask (MediaPipe's smoothing), 0 = off
@@ -107,6 +108,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::body::{self, Posture};
 use crate::exercise::{ClassifierParams, RepRule};
+use crate::files::DecodeLimits;
 use crate::hold::Hold;
 use crate::model::ModelKind;
 use crate::output::display::DisplayConfig;
@@ -153,6 +155,8 @@ pub struct SourceConfig {
     pub input: Option<SourceSpec>,
     pub realtime: bool,
     pub frame_timeout: Duration,
+    /// Pictures (images, video frames, stdin frames) larger than this are refused.
+    pub limits: DecodeLimits,
 }
 
 /// `[smoothing]`: temporal smoothing between frames.
@@ -397,6 +401,7 @@ struct RawSource {
     input: Option<String>,
     realtime: Option<bool>,
     frame_timeout_ms: Option<u64>,
+    max_pixels: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -831,10 +836,17 @@ impl<'t> Ctx<'t> {
         if frame_timeout_ms == 0 {
             self.problem("source.frame_timeout_ms", "expected at least 1 ms, got 0");
         }
+        let max_pixels = raw.max_pixels.unwrap_or(DecodeLimits::DEFAULT_MAX_PIXELS);
+        if max_pixels == 0 {
+            self.problem("source.max_pixels", "expected at least 1 pixel, got 0");
+        }
         SourceConfig {
             input,
             realtime: raw.realtime.unwrap_or(false),
             frame_timeout: Duration::from_millis(frame_timeout_ms.max(1)),
+            limits: DecodeLimits {
+                max_pixels: max_pixels.max(1),
+            },
         }
     }
 

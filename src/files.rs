@@ -76,7 +76,8 @@ impl DecodeLimits {
     /// decoding and segmenting the largest accepted picture still fits a 1 GB board.
     pub const DEFAULT_MAX_PIXELS: u64 = 40_000_000;
 
-    fn check(&self, path: &Path, (width, height): (u32, u32)) -> Result<(), FileError> {
+    /// An error naming `path` when a `width × height` picture is over the limit.
+    pub fn check(&self, path: &Path, (width, height): (u32, u32)) -> Result<(), FileError> {
         if u64::from(width) * u64::from(height) > self.max_pixels {
             return Err(FileError::TooLarge {
                 path: path.to_path_buf(),

@@ -34,7 +34,7 @@ struct Spread {
 }
 
 fn check(video: &str, golden: &str, model: ModelKind, spread: Option<&str>) {
-    let mut source = VideoSource::open(&fixture(video)).unwrap();
+    let mut source = VideoSource::open(&fixture(video), &Default::default()).unwrap();
     let golden = golden_frames(golden);
     let spread = spread.map(|name| {
         let text = std::fs::read_to_string(own_fixture(name)).unwrap();

@@ -11,7 +11,7 @@ use common::{remux_index_first, squat_clip};
 
 #[test]
 fn squat_clip_has_65_frames_at_5_fps() {
-    let mut video = VideoSource::open(&squat_clip()).unwrap();
+    let mut video = VideoSource::open(&squat_clip(), &Default::default()).unwrap();
     assert_eq!((video.width(), video.height()), (720, 1280));
     assert_eq!(video.fps(), 5.0);
     assert_eq!(video.len_hint(), Some(65));
@@ -65,7 +65,7 @@ fn truncated_copy(dir: &Path) -> PathBuf {
 fn truncated_video_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let cut = truncated_copy(dir.path());
-    let err = VideoSource::open(&cut)
+    let err = VideoSource::open(&cut, &Default::default())
         .err()
         .expect("a cut video must not open cleanly");
     assert!(
@@ -86,7 +86,9 @@ fn video_without_index_or_garbage_is_an_error() {
     let bytes = std::fs::read(squat_clip()).unwrap();
     let headless = dir.path().join("headless.mp4");
     std::fs::write(&headless, &bytes[..bytes.len() / 2]).unwrap();
-    let err = VideoSource::open(&headless).err().unwrap();
+    let err = VideoSource::open(&headless, &Default::default())
+        .err()
+        .unwrap();
     assert!(
         matches!(&err, SourceError::Video { path, .. } if *path == headless),
         "{err}"
@@ -94,7 +96,9 @@ fn video_without_index_or_garbage_is_an_error() {
 
     let garbage = dir.path().join("garbage.mp4");
     std::fs::write(&garbage, b"not a video at all").unwrap();
-    let err = VideoSource::open(&garbage).err().unwrap();
+    let err = VideoSource::open(&garbage, &Default::default())
+        .err()
+        .unwrap();
     assert!(
         err.to_string()
             .starts_with(&format!("{}: not a readable video", garbage.display())),
@@ -102,7 +106,9 @@ fn video_without_index_or_garbage_is_an_error() {
     );
 
     let missing = dir.path().join("missing.mp4");
-    let err = VideoSource::open(&missing).err().unwrap();
+    let err = VideoSource::open(&missing, &Default::default())
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         format!("{}: no such file, directory or device", missing.display())
@@ -115,7 +121,7 @@ fn stopping_early_does_not_hang() {
     // instead of blocking the test run forever.
     let (done, finished) = mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let mut video = VideoSource::open(&squat_clip()).unwrap();
+        let mut video = VideoSource::open(&squat_clip(), &Default::default()).unwrap();
         video.next_frame().unwrap().unwrap();
         drop(video); // ffmpeg is blocked on a full pipe; dropping must kill it, not wait.
         done.send(()).unwrap();

@@ -180,7 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else if single_image {
         Frames::Files(ImageSource::image(&args.input)?.files().to_vec())
     } else {
-        Frames::Video(VideoSource::open(&args.input)?)
+        Frames::Video(VideoSource::open(&args.input, &limits)?)
     };
     let outputs = if single_image {
         if args.mask_dir.is_some() {

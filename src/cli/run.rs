@@ -90,6 +90,7 @@ pub(crate) fn execute(
     let opts = OpenOptions {
         realtime,
         frame_timeout: config.source.frame_timeout,
+        limits: config.source.limits,
         stop: shutdown.flag(),
         ..OpenOptions::default()
     };

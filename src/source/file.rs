@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{FrameSource, SourceError};
-use crate::files;
+use crate::files::{self, DecodeLimits};
 use crate::frame::Frame;
 
 /// One image, or every image of a directory in natural name order (`frame2` before `frame10`).
@@ -15,6 +15,7 @@ pub struct ImageSource {
     files: Vec<PathBuf>,
     next: usize,
     interval: Duration,
+    limits: DecodeLimits,
 }
 
 impl ImageSource {
@@ -27,6 +28,7 @@ impl ImageSource {
             files: vec![path.into()],
             next: 0,
             interval: Duration::ZERO,
+            limits: DecodeLimits::default(),
         })
     }
 
@@ -44,7 +46,13 @@ impl ImageSource {
             files,
             next: 0,
             interval: Duration::from_secs_f64(1.0 / fps),
+            limits: DecodeLimits::default(),
         })
+    }
+
+    /// Refuses images over `limits` (from their headers) instead of the default.
+    pub fn with_limits(self, limits: DecodeLimits) -> ImageSource {
+        ImageSource { limits, ..self }
     }
 
     /// The files in the order they are delivered.
@@ -58,7 +66,7 @@ impl FrameSource for ImageSource {
         let Some(path) = self.files.get(self.next) else {
             return Ok(None);
         };
-        let image = files::load_rgb(path)?;
+        let image = files::load_rgb_limited(path, &self.limits)?;
         let sequence = self.next as u64;
         self.next += 1;
         Ok(Some(Frame::from_rgb(

@@ -53,11 +53,12 @@ mod synthetic;
 mod v4l2;
 mod video;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::files::DecodeLimits;
 use crate::frame::{ConvertError, Frame, PixelFormat};
 
 pub use file::ImageSource;
@@ -202,6 +203,8 @@ pub struct OpenOptions {
     pub lossless: bool,
     /// Set to stop: waits (realtime pacing) end early when it is.
     pub stop: Arc<AtomicBool>,
+    /// How large a picture (image, video or stdin frame) may be, checked before allocating.
+    pub limits: DecodeLimits,
 }
 
 impl Default for OpenOptions {
@@ -214,6 +217,7 @@ impl Default for OpenOptions {
             queue: 1,
             lossless: false,
             stop: Arc::new(AtomicBool::new(false)),
+            limits: DecodeLimits::default(),
         }
     }
 }
@@ -228,6 +232,7 @@ pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource
             height,
             yuv,
         } => {
+            opts.limits.check(Path::new("stdin"), (*width, *height))?;
             let reader = RawReader::new(std::io::stdin(), "stdin", *format, *width, *height, *yuv)?;
             let mut once = Some(reader);
             let opener: Opener = Box::new(move || {
@@ -258,9 +263,11 @@ pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource
             frames,
         } => Box::new(Synthetic::new(*width, *height, *fps, *frames)),
         SourceSpec::Path(path) => match spec::classify(path)? {
-            PathKind::Image => Box::new(ImageSource::image(path)?),
-            PathKind::Directory => Box::new(ImageSource::directory(path, opts.image_fps)?),
-            PathKind::Video => Box::new(VideoSource::open(path)?),
+            PathKind::Image => Box::new(ImageSource::image(path)?.with_limits(opts.limits)),
+            PathKind::Directory => {
+                Box::new(ImageSource::directory(path, opts.image_fps)?.with_limits(opts.limits))
+            }
+            PathKind::Video => Box::new(VideoSource::open(path, &opts.limits)?),
         },
     };
     Ok(if opts.realtime {

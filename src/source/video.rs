@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{FrameSource, SourceError};
+use crate::files::DecodeLimits;
 use crate::frame::{Frame, PixelFormat, YuvMode};
 
 /// A video file's frames as RGB, every frame in order.
@@ -91,7 +92,9 @@ fn parse_rate(rate: &str) -> Option<f64> {
 }
 
 impl VideoSource {
-    pub fn open(path: &Path) -> Result<VideoSource, SourceError> {
+    /// Opens `path` through ffprobe and ffmpeg; a stream of more pixels than `limits` allow is
+    /// refused before any frame buffer is made.
+    pub fn open(path: &Path, limits: &DecodeLimits) -> Result<VideoSource, SourceError> {
         if !path.is_file() {
             return Err(SourceError::NotFound { path: path.into() });
         }
@@ -151,6 +154,7 @@ impl VideoSource {
         if width == 0 || height == 0 {
             return Err(video_err(format!("video stream is {width}x{height}")));
         }
+        limits.check(path, (width, height))?;
         let fps = parse_rate(&stream.avg_frame_rate)
             .or_else(|| parse_rate(&stream.r_frame_rate))
             .unwrap_or(30.0);
