@@ -716,6 +716,23 @@ mod tests {
     }
 
     #[test]
+    fn a_camera_that_changes_size_keeps_the_loop_running() {
+        let (small, large) = (
+            RgbImage::from_pixel(64, 36, image::Rgb([90; 3])),
+            RgbImage::from_pixel(320, 240, image::Rgb([90; 3])),
+        );
+        let script = vec![
+            Next::Frame(small.clone()),
+            Next::Frame(large),
+            Next::Lost,
+            Next::Frame(small),
+        ];
+        let (result, events) = run_script(script, &mut Sink::default());
+        assert_eq!(result.unwrap().frames, 3);
+        assert_eq!(events.len(), 2, "lost and restored: {events:?}");
+    }
+
+    #[test]
     fn a_panic_on_the_capture_thread_ends_the_run_with_an_error() {
         let grey = RgbImage::from_pixel(64, 36, image::Rgb([90; 3]));
         let (result, _) = run_script(vec![Next::Frame(grey), Next::Panic], &mut Sink::default());
