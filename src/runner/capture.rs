@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use super::pipeline::{Picture, ms};
+use super::picture::Picture;
+use super::pipeline::ms;
 use crate::frame::Converter;
 use crate::segment::ModelInput;
 use crate::source::{FrameSource, SourceError};

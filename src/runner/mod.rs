@@ -39,6 +39,7 @@
 //! ```
 
 mod capture;
+mod picture;
 mod pipeline;
 mod still;
 

@@ -8,6 +8,7 @@ use image::RgbImage;
 use tracing::warn;
 
 use super::RunError;
+use super::picture::Picture;
 use super::still::Still;
 use crate::body::Body;
 use crate::config::Config;
@@ -57,23 +58,6 @@ pub struct Pipeline {
     spare_mask: Option<Arc<Mask>>,
     body: Option<Body>,
     still: Still,
-}
-
-/// A frame as the pipeline gets it.
-#[derive(Clone, Copy)]
-pub(super) enum Picture<'a> {
-    Full(&'a RgbImage),
-    /// Converted straight into the segmentation model's input: only when pose is off.
-    Input(&'a ModelInput),
-}
-
-impl Picture<'_> {
-    fn size(&self) -> (u32, u32) {
-        match self {
-            Picture::Full(image) => image.dimensions(),
-            Picture::Input(input) => input.frame_size(),
-        }
-    }
 }
 
 impl Pipeline {

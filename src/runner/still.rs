@@ -1,7 +1,7 @@
 //! Skipping frames that barely changed: a small grey thumbnail of each analysed frame, compared
 //! with the next (`[smoothing] skip_unchanged`).
 
-use super::pipeline::Picture;
+use super::picture::Picture;
 
 /// Side of the grey thumbnail compared by `skip_unchanged`.
 const THUMB: (u32, u32) = (32, 18);
