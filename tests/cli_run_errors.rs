@@ -1,5 +1,6 @@
 //! `bodyzone run` on bad input: every case is one clear line on stderr naming the thing at fault
-//! (key, file, device, format), exit code 2, no panic, and no events file left behind.
+//! (key, file, device, format), exit code 2, no panic, and no events invented (the events log,
+//! opened before the source, stays empty).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,11 @@ fn fails(dir: &Path, args: &[&str], stdin: &[u8]) -> String {
         .collect();
     assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
     errors[0].to_string()
+}
+
+/// The events log of a run that failed before its first event: there, and empty.
+fn no_events(dir: &Path) {
+    assert_eq!(std::fs::read(dir.join("out.jsonl")).unwrap(), b"");
 }
 
 /// A directory holding `bodyzone.toml` with `text`.
@@ -157,7 +163,7 @@ fn truncated_frame_on_stdin() {
     );
     assert!(err.starts_with("bodyzone: stdin: "), "{err}");
     assert!(err.contains("truncated"), "{err}");
-    assert!(!dir.path().join("out.jsonl").exists());
+    no_events(dir.path());
 }
 
 #[test]
@@ -176,7 +182,7 @@ fn truncated_video() {
         "bodyzone: cut.mp4: not a readable video: moov atom not found; Invalid data found when \
          processing input"
     );
-    assert!(!dir.path().join("out.jsonl").exists());
+    no_events(dir.path());
 
     // With the index first, the frames run out in the middle of the file.
     let status = Command::new("ffmpeg")
@@ -199,5 +205,5 @@ fn truncated_video() {
         "{err}"
     );
     assert!(err.contains("partial file"), "{err}");
-    assert!(!dir.path().join("out.jsonl").exists());
+    no_events(dir.path());
 }
