@@ -60,7 +60,8 @@
 //! cooldown_ms = 0              # presence ignored this long after an exit
 //!
 //! [output]
-//! events = "events.jsonl"      # JSON lines file; stdout when absent (--events overrides)
+//! events = "events.jsonl"      # JSON lines appended as they happen; stdout when absent (--events overrides)
+//! events_sync = "event"        # event | off | a period in ms: when written events are made durable
 //!
 //! [[output.gpio]]
 //! chip = "/dev/gpiochip0"      # with line; or pin = 17 (Raspberry Pi BCM number)
@@ -77,6 +78,24 @@
 //! address = 0x3c               # ssd1306 I²C address
 //! # path = "status.png"        # png: file written atomically
 //! ```
+//!
+//! # The events log
+//!
+//! `events` is a log: opened when the run starts (a bad path stops it there), created if
+//! missing, never truncated or replaced; each run appends, one whole line per event, written
+//! as the event happens, so a run that is killed or fails keeps every event it had. A FIFO or a
+//! device (`/dev/stdout`) works too. A written line survives the process, but until it is
+//! synced not a power cut: the kernel writes it back within about 30 s. `events_sync` chooses:
+//!
+//! - `"event"` (the default): sync after every event. A device that loses power without warning
+//!   keeps every event it wrote; events are rare (a few a minute), and each sync holds up that
+//!   frame by a few milliseconds (tens on a slow SD card).
+//! - a period in milliseconds (`events_sync = 1000`): sync at most that long after an event
+//!   (and when the run ends), once per burst; a power cut loses at most that window.
+//! - `"off"`: never sync; the kernel decides (tmpfs, or flash whose writes must be spared). A
+//!   power cut loses the last half minute or so.
+//!
+//! A line cut short by a power cut is ended by the next run's first event, never glued to it.
 //!
 //! ## Examples
 //!
@@ -112,6 +131,7 @@ use crate::files::DecodeLimits;
 use crate::hold::Hold;
 use crate::model::ModelKind;
 use crate::output::display::DisplayConfig;
+use crate::output::events::EventsSync;
 use crate::output::gpio::{Level, Mode, PinAddress, Rule, Trigger};
 use crate::pose::PoseEstimatorConfig;
 use crate::segment::SegmenterConfig;
@@ -177,6 +197,8 @@ pub struct SmoothingConfig {
 pub struct OutputConfig {
     /// JSON-lines events file; `None` writes to stdout.
     pub events: Option<PathBuf>,
+    /// When the events file is synced to storage.
+    pub events_sync: EventsSync,
     /// `[[output.gpio]]`, in file order, ready for [`crate::output::gpio::GpioOutput::open`].
     pub gpio: Vec<(PinAddress, Rule)>,
     pub display: Option<DisplayConfig>,
@@ -504,8 +526,39 @@ names! {
 #[serde(deny_unknown_fields, default)]
 struct RawOutput {
     events: Option<PathBuf>,
+    events_sync: Option<RawEventsSync>,
     gpio: Vec<RawGpio>,
     display: Option<RawDisplay>,
+}
+
+/// `events_sync`: `"event"`, `"off"`, or a period in milliseconds.
+enum RawEventsSync {
+    Event,
+    Off,
+    Millis(i64),
+}
+
+impl<'de> Deserialize<'de> for RawEventsSync {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Policy;
+        impl serde::de::Visitor<'_> for Policy {
+            type Value = RawEventsSync;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`event`, `off` or a period in milliseconds")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                match s {
+                    "event" => Ok(RawEventsSync::Event),
+                    "off" => Ok(RawEventsSync::Off),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(s), &self)),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, ms: i64) -> Result<Self::Value, E> {
+                Ok(RawEventsSync::Millis(ms))
+            }
+        }
+        d.deserialize_any(Policy)
+    }
 }
 
 #[derive(Deserialize)]
@@ -1022,8 +1075,23 @@ impl<'t> Ctx<'t> {
             .filter_map(|(i, g)| self.gpio(i, g, zones))
             .collect();
         let display = raw.display.and_then(|d| self.display(d));
+        let events_sync = match raw.events_sync {
+            None | Some(RawEventsSync::Event) => EventsSync::EachEvent,
+            Some(RawEventsSync::Off) => EventsSync::Off,
+            Some(RawEventsSync::Millis(ms)) if ms >= 1 => {
+                EventsSync::Within(Duration::from_millis(ms as u64))
+            }
+            Some(RawEventsSync::Millis(ms)) => {
+                self.problem(
+                    "output.events_sync",
+                    format!("expected a period of at least 1 ms (or \"event\"), got {ms}"),
+                );
+                EventsSync::EachEvent
+            }
+        };
         OutputConfig {
             events: raw.events,
+            events_sync,
             gpio,
             display,
         }

@@ -1,5 +1,6 @@
 //! `bodyzone run` on bad input: every case is one clear line on stderr naming the thing at fault
-//! (key, file, device, format), exit code 2, no panic, and no events file left behind.
+//! (key, file, device, format), exit code 2, no panic, and no events invented (the events log,
+//! opened before the source, stays empty).
 
 mod common;
 
@@ -25,6 +26,11 @@ fn fails(dir: &Path, args: &[&str], stdin: &[u8]) -> String {
         .collect();
     assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
     errors[0].to_string()
+}
+
+/// The events log of a run that failed before its first event: there, and empty.
+fn no_events(dir: &Path) {
+    assert_eq!(std::fs::read(dir.join("out.jsonl")).unwrap(), b"");
 }
 
 fn config_error(text: &str) -> String {
@@ -140,7 +146,7 @@ fn truncated_frame_on_stdin() {
     );
     assert!(err.starts_with("bodyzone: stdin: "), "{err}");
     assert!(err.contains("truncated"), "{err}");
-    assert!(!dir.path().join("out.jsonl").exists());
+    no_events(dir.path());
 }
 
 #[test]
@@ -159,7 +165,7 @@ fn truncated_video() {
         "bodyzone: cut.mp4: not a readable video: moov atom not found; Invalid data found when \
          processing input"
     );
-    assert!(!dir.path().join("out.jsonl").exists());
+    no_events(dir.path());
 
     // With the index first, the frames run out in the middle of the file.
     remux_index_first(&squat_clip(), &dir.path().join("indexed.mp4"));
@@ -175,7 +181,7 @@ fn truncated_video() {
         "{err}"
     );
     assert!(err.contains("partial file"), "{err}");
-    assert!(!dir.path().join("out.jsonl").exists());
+    no_events(dir.path());
 }
 
 #[test]

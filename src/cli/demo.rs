@@ -11,6 +11,7 @@ use anyhow::Context;
 use bodyzone::config::{Config, DEMO_TOML};
 use bodyzone::exercise::events::EventKind;
 use bodyzone::output::display::{Canvas, DisplayState, render_panel};
+use bodyzone::output::events::EventLog;
 use bodyzone::source::SourceSpec;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::{RgbColor, Size};
@@ -43,6 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = Config::default_demo();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create directory", args.out.display()))?;
+    // Emptied, not appended to: each demo is a batch whose output is this run's alone, like the
+    // frames it overwrites.
+    let events = args.out.join("events.jsonl");
+    let log = EventLog::create(&events, config.output.events_sync)?;
     // The embedded clip goes to a temporary file for ffmpeg; it is removed when `_unpacked` drops.
     let (clip, _unpacked) = match args.clip {
         Some(path) => (path, None),
@@ -57,13 +62,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (path, Some(dir))
         }
     };
-    let events = args.out.join("events.jsonl");
     let mut reps = 0;
     let mut index = 0;
     let summary = super::run::execute(
         &config,
         &SourceSpec::Path(clip),
-        Some(&events),
+        super::run::Events::Log(log),
         false,
         Some(&mut |state, result| {
             reps += result

@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -13,9 +13,8 @@ use anyhow::Context;
 use bodyzone::body::SKELETON;
 use bodyzone::config::Config;
 use bodyzone::exercise::events::{Event, EventSink, SinkError};
-use bodyzone::files::AtomicFile;
 use bodyzone::output::display::{self, Display, DisplayState};
-use bodyzone::output::events::JsonLines;
+use bodyzone::output::events::{EventLog, JsonLines};
 use bodyzone::output::gpio::GpioOutput;
 use bodyzone::output::notify::Notifier;
 use bodyzone::process;
@@ -32,8 +31,8 @@ pub struct Args {
     /// directory of images, a video file, or `synthetic`. Overrides `[source] input`.
     #[arg(long, short)]
     source: Option<String>,
-    /// Write events (JSON lines) to this file, complete when the run ends (stdout, the default
-    /// or `-`, streams them live). Overrides `[output] events`.
+    /// Append events (JSON lines) to this file as they happen, creating it if missing; a FIFO
+    /// or a device works too (default, or `-`: stdout). Overrides `[output] events`.
     #[arg(long)]
     events: Option<PathBuf>,
     /// Pace file sources by their timestamps, as a camera would deliver them.
@@ -64,23 +63,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )
         })?,
     };
-    let events = args.events.or_else(|| config.output.events.clone());
+    // Before the source and the models: a bad path fails at once, not after a minute of loading.
+    let events = match args.events.or_else(|| config.output.events.clone()) {
+        Some(path) if path != Path::new("-") => {
+            let log = EventLog::open(&path, config.output.events_sync)?;
+            if log.is_same_file(&args.config) {
+                anyhow::bail!(
+                    "{}: is the config file {}: events need a file of their own",
+                    path.display(),
+                    args.config.display()
+                );
+            }
+            Events::Log(log)
+        }
+        _ => Events::Stdout,
+    };
     let realtime = args.realtime || config.source.realtime;
-    execute(&config, &spec, events.as_deref(), realtime, None)?;
+    execute(&config, &spec, events, realtime, None)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where `execute` writes the events.
+pub(crate) enum Events {
+    /// Streamed to stdout.
+    Stdout,
+    /// Appended to a log, already open.
+    Log(EventLog),
 }
 
 /// What `bodyzone demo` does with each frame as the display would show it, and its result.
 pub(crate) type DrawFrame<'a> =
     dyn FnMut(&DisplayState<'_>, &FrameResult) -> anyhow::Result<()> + 'a;
 
-/// Opens the source and the outputs, loads the models and runs the loop, events to `events`
-/// (stdout when `None` or `-`). Shared with `bodyzone demo`, which draws each frame in
-/// `per_frame`.
+/// Opens the source and the outputs, loads the models and runs the loop, events to `events`.
+/// Shared with `bodyzone demo`, which draws each frame in `per_frame`.
 pub(crate) fn execute(
     config: &Config,
     spec: &SourceSpec,
-    events: Option<&Path>,
+    mut events: Events,
     realtime: bool,
     mut per_frame: Option<&mut DrawFrame<'_>>,
 ) -> anyhow::Result<RunSummary> {
@@ -115,17 +135,14 @@ pub(crate) fn execute(
         }
     };
     let mut pipeline = Pipeline::new(config).context("loading the models")?;
-    let mut file = match events {
-        Some(path) if path != Path::new("-") => Some(AtomicFile::create(path)?),
-        _ => None,
+    let mut stdout = JsonLines::new(std::io::stdout().lock());
+    let events_sink: &mut dyn EventSink = match &mut events {
+        Events::Stdout => &mut stdout,
+        Events::Log(log) => log,
     };
-    let mut out: Box<dyn Write + '_> = match file.as_mut() {
-        Some(file) => Box::new(file),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut json = JsonLines::new(&mut out);
     let mut watchdog = systemd.as_ref().map(Watchdog);
-    let mut outputs = vec![Output::required("events", &mut json)];
+    // The events first: the watchdog's ping for a frame then says its events are written.
+    let mut outputs = vec![Output::required("events", events_sink)];
     outputs.extend(gpio.as_mut().map(|g| Output::best_effort("gpio", g)));
     outputs.extend(watchdog.as_mut().map(|w| Output::best_effort("systemd", w)));
 
@@ -179,9 +196,8 @@ pub(crate) fn execute(
     if let Some(err) = drawing_error {
         return Err(err);
     }
-    drop(out);
-    if let Some(file) = file {
-        file.commit()?;
+    if let Events::Log(log) = events {
+        log.close()?;
     }
     Ok(summary)
 }
