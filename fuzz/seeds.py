@@ -2,10 +2,14 @@
 
 Their inputs are an `arbitrary` header (see each target's `Input`) followed by the frame bytes,
 so valid frames of every format are laid out here rather than found by the fuzzer. The image and
-config seeds are ordinary files. Run from fuzz/: python3 seeds.py
+config seeds are ordinary files: the configs come from the README and tests/config_errors.rs,
+the JPEGs from tests/fixtures/jpeg, and the other pictures (12x9, each format and pixel layout
+the decoders branch on) from ffmpeg, as `image_seeds` shows. Run from fuzz/: python3 seeds.py
 """
 
+import shutil
 import struct
+import subprocess
 
 FORMATS = {0: "yuyv", 1: "nv12", 2: "yuv420", 3: "rgb24", 4: "mjpeg", 5: "custom"}
 
@@ -38,6 +42,39 @@ def jpeg_size(data):
     raise ValueError("no SOF marker")
 
 
+def image_seeds():
+    """Tiny pictures of every decoded format; the JPEGs are the tests' own odd cases."""
+    for name in ["cmyk", "exif6", "gray", "progressive", "restart", "truncated", "yuv411"]:
+        shutil.copy(f"../tests/fixtures/jpeg/{name}.jpg", "corpus/image/")
+    encodings = {
+        "rgb.png": ["-pix_fmt", "rgb24"],
+        "gray.png": ["-pix_fmt", "gray"],
+        "rgba.png": ["-pix_fmt", "rgba"],
+        "palette.png": ["-pix_fmt", "pal8"],
+        "rgb16.png": ["-pix_fmt", "rgb48be"],
+        "rgb.bmp": ["-pix_fmt", "bgr24"],
+        "palette.bmp": ["-pix_fmt", "pal8"],
+        "rgb.tiff": ["-pix_fmt", "rgb24"],
+        "gray.tiff": ["-pix_fmt", "gray"],
+        "deflate.tiff": ["-pix_fmt", "rgb24", "-compression_algo", "deflate"],
+        "lossless.webp": ["-c:v", "libwebp", "-lossless", "1"],
+        "lossy.webp": ["-c:v", "libwebp", "-quality", "50"],
+        "alpha.webp": ["-pix_fmt", "yuva420p", "-c:v", "libwebp"],
+        "rgb.ppm": [],
+        "gray.pgm": ["-pix_fmt", "gray"],
+        "yuv420.jpg": ["-pix_fmt", "yuvj420p"],
+        "yuv444.jpg": ["-pix_fmt", "yuvj444p"],
+    }
+    for name, args in encodings.items():
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"]
+            + ["-i", "testsrc2=size=12x9:rate=1", "-frames:v", "1"]
+            + args
+            + [f"corpus/image/{name}"],
+            check=True,
+        )
+
+
 def convert(name, fmt, w, h, stride_delta, full, out_w, out_h, flags, data):
     header = struct.pack("<BHHbBBBB", fmt, w, h, stride_delta, full, out_w, out_h, flags)
     with open(f"corpus/convert/{name}", "wb") as f:
@@ -49,6 +86,7 @@ def stdin(name, fmt, w, h, full, read_size, stream):
         f.write(struct.pack("<BBBBB", fmt, w, h, full, read_size) + stream)
 
 
+image_seeds()
 for fmt in range(4):
     for w, h, pad in [(8, 4, 0), (7, 5, 3), (1, 1, 0)]:
         n = frame_len(fmt, min_stride(fmt, w) + pad, h)

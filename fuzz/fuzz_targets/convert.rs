@@ -10,8 +10,9 @@ use image::RgbImage;
 use libfuzzer_sys::fuzz_target;
 
 /// Sizes stay small so an input runs in microseconds; the interesting cases (odd sizes, one
-/// row, short buffers) are all small.
+/// row, short buffers, enlargements) are all small.
 const MAX_SIDE: u16 = 300;
+const MAX_OUT_SIDE: u8 = 64;
 
 /// Plain integers, not enums, so the byte layout is simple for hand-made seeds:
 /// format, width (2 bytes, little-endian), height (2), stride delta, range, output width,
@@ -58,12 +59,16 @@ fuzz_target!(|input: Input<'_>| {
     let mut full = RgbImage::new(0, 0);
     let _ = converter.to_rgb(&raw, &mut full);
 
-    let mut small = RgbImage::new(u32::from(input.out_width), u32::from(input.out_height));
+    let (out_width, out_height) = (
+        input.out_width % (MAX_OUT_SIDE + 1),
+        input.out_height % (MAX_OUT_SIDE + 1),
+    );
+    let mut small = RgbImage::new(u32::from(out_width), u32::from(out_height));
     let _ = converter.to_rgb_resized(&raw, &mut small);
 
     let to_tensor = ImageToTensor {
-        width: usize::from(input.out_width),
-        height: usize::from(input.out_height),
+        width: usize::from(out_width),
+        height: usize::from(out_height),
         keep_aspect_ratio: input.tensor_flags & 1 != 0,
         range: (-1.0, 1.0),
         border: if input.tensor_flags & 2 != 0 {
