@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -110,6 +110,21 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, FileError> {
 /// rest grey, as in OpenCV) with a warning logged, since a cut-off photo still shows most of the
 /// person.
 pub fn load_rgb_limited(path: &Path, limits: &DecodeLimits) -> Result<RgbImage, FileError> {
+    let file = File::open(path).map_err(|source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Streamed from the file: a huge input is never held in memory whole.
+    decode_rgb(BufReader::new(file), path, limits)
+}
+
+/// [`load_rgb_limited`] from any reader, a file's or bytes in memory (`std::io::Cursor`, what
+/// `fuzz/` feeds); `path` only names the picture in errors.
+pub fn decode_rgb(
+    reader: impl BufRead + Seek,
+    path: &Path,
+    limits: &DecodeLimits,
+) -> Result<RgbImage, FileError> {
     let io = |source| FileError::Io {
         path: path.to_path_buf(),
         source,
@@ -118,10 +133,7 @@ pub fn load_rgb_limited(path: &Path, limits: &DecodeLimits) -> Result<RgbImage, 
         path: path.to_path_buf(),
         source,
     };
-    // Streamed from the file: a huge input is never held in memory whole.
-    let reader = ImageReader::new(BufReader::new(File::open(path).map_err(io)?))
-        .with_guessed_format()
-        .map_err(io)?;
+    let reader = ImageReader::new(reader).with_guessed_format().map_err(io)?;
     let (mut image, orientation) =
         if reader.format() == Some(ImageFormat::Jpeg) {
             let decoded = jpeg::decode(reader.into_inner(), |size| limits.check(path, size))

@@ -21,7 +21,8 @@ pub struct RawReader<R> {
 }
 
 impl<R: Read> RawReader<R> {
-    /// Fails for compressed or unknown formats: a pipe has no frame boundaries for them.
+    /// Fails for compressed or unknown formats: a pipe has no frame boundaries for them. Fails
+    /// for a zero width or height too: frames of no bytes would be read forever from nothing.
     pub fn new(
         reader: R,
         name: &str,
@@ -37,6 +38,13 @@ impl<R: Read> RawReader<R> {
                 field: "format".into(),
                 expected: "a raw format: yuv420, nv12, yuyv or rgb24".into(),
             })?;
+        if width == 0 || height == 0 {
+            return Err(SourceError::BadSpec {
+                spec: format!("{name}:{format}:{width}x{height}"),
+                field: "size".into(),
+                expected: "a width and a height above 0".into(),
+            });
+        }
         let frame_len = format
             .frame_len(stride, height)
             .expect("raw formats have a length");
@@ -145,6 +153,29 @@ mod tests {
             "stdin: truncated or corrupt after 2 frames (last frame has 4 of 8 bytes: \
              is the size 2x2 and format YUYV right?)"
         );
+    }
+
+    /// Found by `fuzz/` (stdin_reader): a 45x0 reader handed out empty frames forever, each
+    /// one refused by the converter, and never reached the end of its stream.
+    #[test]
+    fn a_zero_size_is_refused() {
+        for (width, height) in [(45, 0), (0, 3), (0, 0)] {
+            let err = RawReader::new(
+                &[][..],
+                "stdin",
+                PixelFormat::Yuv420,
+                width,
+                height,
+                YuvMode::Bt601Limited,
+            )
+            .err()
+            .unwrap();
+            assert!(
+                err.to_string()
+                    .contains("size: expected a width and a height above 0"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CI: every fuzz target (fuzz/fuzz_targets) for 60 s from its committed corpus; a crash, a hang
+# (-timeout) or memory past -rss_limit_mb fails the stage. libFuzzer needs nightly flags: the
+# stable toolchain is told to accept them with RUSTC_BOOTSTRAP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+
+cargo_fuzz_version=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]; then
+  cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
+fi
+export RUSTC_BOOTSTRAP=1
+
+# -a (debug assertions, hence overflow checks) must be given to build and run alike, or run
+# rebuilds everything.
+cargo fuzz build -a
+echo "== fuzz build done in $((SECONDS - start)) s"
+
+# New inputs go to a scratch corpus; the committed seeds are only read.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for target in $(cargo fuzz list); do
+  mkdir -p "$work/$target"
+  cargo fuzz run -a "$target" "$work/$target" "fuzz/corpus/$target" -- \
+    -max_total_time=60 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+done
+echo "== fuzz done in $((SECONDS - start)) s"
