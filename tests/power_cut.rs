@@ -180,8 +180,9 @@ fn killed_runs_keep_every_event_they_wrote() {
         let done = frames.get();
         if !finished {
             child.kill().unwrap();
-            child.wait().unwrap();
         }
+        // Reaped either way (a second wait returns the status already collected).
+        child.wait().unwrap();
         drop(frames);
 
         let after = std::fs::read(&log).unwrap_or_default();
