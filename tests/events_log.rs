@@ -312,3 +312,27 @@ fn events_sync_is_event_off_or_a_period() {
          `off` or a period in milliseconds (line 13)"
     );
 }
+
+#[test]
+fn a_display_that_fails_is_an_output_failed_event_and_the_run_goes_on() {
+    // `blocked` is a file, so the display's directory can never be made.
+    let dir = with_config(
+        "[output]\nevents = \"events.jsonl\"\n\n[output.display]\nkind = \"png\"\npath = \"blocked/status.png\"\n",
+    );
+    std::fs::write(dir.path().join("blocked"), "not a directory").unwrap();
+    run(dir.path(), &["--source", SOURCE]);
+    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    let events = lines(&text);
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "output_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "once per run of failures: {text}");
+    let detail = failed[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("display: "), "{detail}");
+    assert!(detail.contains("blocked"), "names the path: {detail}");
+    assert!(
+        events.iter().any(|e| e["type"] == "enter"),
+        "detection went on: {text}"
+    );
+}

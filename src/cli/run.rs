@@ -18,7 +18,9 @@ use bodyzone::output::events::{EventLog, JsonLines};
 use bodyzone::output::gpio::GpioOutput;
 use bodyzone::output::notify::Notifier;
 use bodyzone::process;
-use bodyzone::runner::{self, FrameResult, Output, Pipeline, RunOptions, RunSummary};
+use bodyzone::runner::{
+    self, FrameOutputFailed, FrameResult, Output, Pipeline, RunOptions, RunSummary,
+};
 use bodyzone::source::{self, OpenOptions, SourceSpec};
 use tracing::warn;
 
@@ -114,8 +116,8 @@ pub(crate) fn execute(
         stop: shutdown.flag(),
         ..OpenOptions::default()
     };
-    let source = source::open(spec, &opts)?;
-    let progress = !source.is_live();
+    let source = source::open_unstarted(spec, &opts)?;
+    let progress = matches!(source, source::Opened::Pull(_));
     // Pins first: they go to their safe level as soon as they are requested.
     process::install_panic_hook();
     let mut gpio = if config.output.gpio.is_empty() {
@@ -177,9 +179,10 @@ pub(crate) fn execute(
                 fps,
                 ..DisplayState::focus(coach)
             };
-            if let Some(display) = display.as_mut() {
+            let display_failed = display.as_mut().and_then(|display| {
                 display.update(&state, now);
-            }
+                display.take_failure()
+            });
             if let Some(systemd) = &systemd {
                 systemd.frame(&state, now);
             }
@@ -188,6 +191,10 @@ pub(crate) fn execute(
                     drawing_error = per_frame(&state, result).err();
                 }
             }
+            display_failed.map(|error| FrameOutputFailed {
+                output: "display",
+                error,
+            })
         },
     )?;
     if let Some(systemd) = &systemd {

@@ -2,10 +2,11 @@
 //!
 //! [`Pipeline`] is one frame's work: selfie segmentation and BlazePose (each optional, from
 //! `[model]`), mask smoothing, skipping frames that barely changed, then the [`Coach`] that turns
-//! the person into zone, pose and rep events. [`run`] drives a pipeline over a [`FrameSource`]:
-//! capture and pixel conversion run on their own thread and hand over converted frames through a
-//! bounded channel of two, so decoding the next frame overlaps inference on this one; the buffers
-//! come back to the capture thread once analysed, so the steady state allocates no frames. Events
+//! the person into zone, pose and rep events. [`run`] drives a pipeline over a source: capture
+//! and pixel conversion run on the source's one capture thread ([`Opened::start`]), so decoding
+//! the next frame overlaps inference on this one — a camera keeps only the newest frame there, a
+//! file or pipe waits for the loop; the buffers come back to that thread once analysed, so the
+//! steady state allocates no frames. Events
 //! go to every [`EventSink`]; a per-stage status line is logged through `tracing` every few
 //! seconds.
 //!
@@ -30,7 +31,7 @@
 //! use bodyzone::source::{self, OpenOptions};
 //!
 //! let config = Config::default_demo();
-//! let source = source::open(&"clip.mp4".parse().unwrap(), &OpenOptions::default()).unwrap();
+//! let source = source::open_unstarted(&"clip.mp4".parse().unwrap(), &OpenOptions::default()).unwrap();
 //! let mut pipeline = Pipeline::new(&config).unwrap();
 //! let mut events = JsonLines::new(std::io::stdout());
 //! let mut outputs = [Output::required("events", &mut events)];
@@ -44,8 +45,7 @@ mod pipeline;
 mod still;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::channel;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
@@ -53,10 +53,11 @@ use tracing::{info, warn};
 
 use crate::exercise::Coach;
 use crate::exercise::events::{Event, EventKind, EventSink, SinkError};
+use crate::frame::Converter;
 use crate::model::ModelError;
 use crate::pose::PoseError;
-use crate::source::{FrameSource, SourceError};
-use capture::{Converted, spawn_capture};
+use crate::source::{Opened, SourceError};
+use capture::{Convert, Converted};
 pub use pipeline::{FrameResult, Pipeline, StageMs};
 
 /// Why the loop stopped with an error.
@@ -123,36 +124,43 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
+/// The per-frame callback of [`run_with`]: the full-size picture when there is one, the frame's
+/// result, the zones after it; returns an output it drives that began to fail.
+pub type PerFrame<'a> =
+    dyn FnMut(Option<&RgbImage>, &FrameResult, &Coach) -> Option<FrameOutputFailed> + 'a;
+
 /// Runs `pipeline` over `source` until it ends or `opts.stop` is set. `per_frame` sees every
-/// frame's result and where the zones stand after it, with the full-size picture when there is one ([`RunOptions::full_frames`]
-/// makes sure there is); events go to every output in order, and each output's
-/// [`OnFailure`] says what its failure does.
+/// frame's result and where the zones stand after it, with the full-size picture when there is
+/// one ([`RunOptions::full_frames`] makes sure there is), and says when an output it drives began
+/// to fail; events go to every output in order, and each output's [`OnFailure`] says what its
+/// failure does.
 pub fn run_with(
-    source: Box<dyn FrameSource>,
+    source: impl Into<Opened>,
     pipeline: &mut Pipeline,
     outputs: &mut [Output<'_>],
     opts: &RunOptions,
-    per_frame: &mut dyn FnMut(Option<&RgbImage>, &FrameResult, &Coach),
+    per_frame: &mut PerFrame<'_>,
 ) -> Result<RunSummary, RunError> {
     let one_pass = pipeline.one_pass_input().filter(|_| !opts.full_frames);
-    info!(
-        source = %source.describe(),
-        live = source.is_live(),
-        conversion = if one_pass.is_some() {
-            "one pass into the model input"
-        } else {
-            "full frames"
-        },
-        "starting"
-    );
-    let len = source.len_hint();
-    let describe = source.describe();
-    let (recycle, recycled) = channel();
-    let (frames_rx, capture) = spawn_capture(source, opts.stop.clone(), one_pass, recycled)
-        .map_err(|source| RunError::Thread {
+    let conversion = if one_pass.is_some() {
+        "one pass into the model input"
+    } else {
+        "full frames"
+    };
+    let stage = Convert {
+        converter: Converter::new(),
+        one_pass,
+    };
+    let mut live = source.into().start(stage).map_err(|err| match err {
+        SourceError::Io { source, .. } => RunError::Thread {
             thread: "capture",
             message: source.to_string(),
-        })?;
+        },
+        err => err.into(),
+    })?;
+    info!(source = %live.name(), live = live.is_live(), conversion, "starting");
+    let len = live.len_hint();
+    let describe = live.name().to_owned();
     let bar = match (opts.progress, len) {
         (true, Some(n)) => indicatif::ProgressBar::new(n).with_style(
             indicatif::ProgressStyle::with_template(
@@ -167,9 +175,13 @@ pub fn run_with(
     let mut window = (Instant::now(), 0u64, StageMs::default());
     let mut last = Moment::default();
     let mut lost = false;
-    for message in frames_rx.iter() {
-        let captured = match message {
-            Ok(c) => c,
+    let ended = loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        let captured = match live.next_item() {
+            Ok(Some(c)) => c,
+            Ok(None) => break Ok(()),
             Err(err) if err.is_transient() => {
                 let events = pipeline.leave_all(last.frame, last.time);
                 deliver(outputs, &events, last, &mut summary)?;
@@ -183,7 +195,7 @@ pub fn run_with(
                 }
                 continue;
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => break Err(err),
         };
         if std::mem::take(&mut lost) {
             let at = Moment {
@@ -205,16 +217,23 @@ pub fn run_with(
             time: captured.timestamp,
         };
         summary.frames += 1;
-        summary.dropped = captured.dropped;
+        summary.dropped = live.dropped();
         summary.skipped += u64::from(result.skipped);
         deliver(outputs, &result.events, last, &mut summary)?;
         let image = match &captured.frame {
             Converted::Full(image) => Some(image),
             Converted::Input(_) => None,
         };
-        per_frame(image, &result, pipeline.coach());
-        // The capture thread may have ended: then the buffer is simply dropped.
-        let _ = recycle.send(captured.frame);
+        if let Some(failed) = per_frame(image, &result, pipeline.coach()) {
+            let detail = format!("{}: {}", failed.output, failed.error);
+            deliver(
+                outputs,
+                &[last.event(EventKind::OutputFailed, detail)],
+                last,
+                &mut summary,
+            )?;
+        }
+        live.recycle_item(captured);
         bar.inc(1);
 
         window.1 += 1;
@@ -241,18 +260,22 @@ pub fn run_with(
             });
             window = (Instant::now(), 0, StageMs::default());
         }
-    }
+    };
     bar.finish_and_clear();
-    // The channel closed: the capture thread is done, or died. A panic there is a bug that
-    // must end the run with its message, never look like the end of the input.
-    let died = capture.join().err();
+    // However the run ends, the zones are left: the exits reach the outputs before the error.
     let events = pipeline.leave_all(last.frame, last.time);
     deliver(outputs, &events, last, &mut summary)?;
-    if let Some(panic) = died {
-        return Err(RunError::Thread {
-            thread: "capture",
-            message: crate::process::panic_message(&*panic),
-        });
+    match ended {
+        Ok(()) => {}
+        // A panic on the capture thread is a bug that must end the run with its message, never
+        // look like the end of the input.
+        Err(SourceError::Panicked { message, .. }) => {
+            return Err(RunError::Thread {
+                thread: "capture",
+                message,
+            });
+        }
+        Err(err) => return Err(err.into()),
     }
     summary.elapsed = started.elapsed();
     info!(
@@ -270,12 +293,12 @@ pub fn run_with(
 
 /// [`run_with`] without a per-frame callback.
 pub fn run(
-    source: Box<dyn FrameSource>,
+    source: impl Into<Opened>,
     pipeline: &mut Pipeline,
     outputs: &mut [Output<'_>],
     opts: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    run_with(source, pipeline, outputs, opts, &mut |_, _, _| {})
+    run_with(source, pipeline, outputs, opts, &mut |_, _, _| None)
 }
 
 /// What a failing output means for the run.
@@ -352,6 +375,14 @@ impl<'a> Output<'a> {
     }
 }
 
+/// An output the per-frame callback drives (the display) began to fail: the runner reports it to
+/// the other outputs as an `output_failed` event, once per run of failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameOutputFailed {
+    pub output: &'static str,
+    pub error: String,
+}
+
 /// Where in the stream something happened: the frame and its time.
 #[derive(Clone, Copy, Debug, Default)]
 struct Moment {
@@ -405,6 +436,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::frame::{Frame, Mask};
+    use crate::source::FrameSource;
 
     fn person() -> RgbImage {
         let path = concat!(
@@ -490,7 +522,7 @@ mod tests {
             ..RunOptions::default()
         };
         run_with(
-            Box::new(Frames(frames.collect::<Vec<_>>().into_iter())),
+            Frames(frames.collect::<Vec<_>>().into_iter()),
             &mut pipeline(toml),
             &mut [],
             &opts,
@@ -501,6 +533,7 @@ mod tests {
                     mask: result.mask.clone(),
                     skipped: result.skipped,
                 });
+                None
             },
         )
         .unwrap();
@@ -668,7 +701,7 @@ mod tests {
                 Output::best_effort("gpio", pins),
             ];
             run(
-                Box::new(Scripted(script.into_iter(), 0)),
+                Scripted(script.into_iter(), 0),
                 &mut pipeline("[model]\npose = \"off\""),
                 &mut outputs,
                 &RunOptions::default(),

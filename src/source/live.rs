@@ -1,18 +1,21 @@
-//! Live sources: a capture thread, a queue of 1–2 frames where the newest wins, and reopening a
-//! failed device with exponential back-off.
+//! The capture thread: a device (camera, pipe) or a file source read on a thread of its own,
+//! each frame run through a [`Stage`] there (the runner converts its pixels), and a queue of 1–2
+//! items where the newest wins, with a failed device reopened with exponential back-off.
 //!
-//! The thread owns the device ([`Capture`]) and never waits for the consumer: when the queue is
-//! full the oldest frame is dropped. Frames are renumbered so that `sequence` counts every frame
-//! the device produced — the driver's own sequence gaps included — and [`Live::dropped`] is the
-//! number the consumer never saw. Buffers given back with [`FrameSource::recycle`] go to a pool
-//! the thread fills from, so nothing is allocated once the stream runs.
+//! The thread owns the device ([`Capture`]). A live device's thread never waits for the
+//! consumer: when the queue is full the oldest item is dropped. Its frames are renumbered so
+//! that `sequence` counts every frame the device produced — the driver's own sequence gaps
+//! included — and [`Live::dropped`] is the number the consumer never saw. A lossless source (a
+//! pipe, a file) waits for room instead. Items handed back ([`Live::recycle_item`]) go to a pool
+//! the stage fills next, and the thread keeps one raw buffer, so nothing is allocated once the
+//! stream runs.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{FrameSource, OpenOptions, SourceError};
-use crate::frame::Frame;
+use crate::frame::{ConvertError, Frame};
 
 /// A device that blocks until its next frame.
 pub trait Capture: Send {
@@ -24,6 +27,33 @@ pub trait Capture: Send {
 
 /// Opens (and later reopens) the device.
 pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Capture>, SourceError> + Send>;
+
+/// Work done on the capture thread on every frame before it is queued, so that it overlaps the
+/// consumer's work on the previous item.
+pub trait Stage: Send + 'static {
+    /// What the consumer receives.
+    type Item: Send + 'static;
+
+    /// Turns the grabbed `frame` into an item, refilling `reuse` (an item handed back) when
+    /// there is one. `frame` keeps a buffer for the next grab.
+    fn process(
+        &mut self,
+        frame: &mut Frame,
+        reuse: Option<Self::Item>,
+    ) -> Result<Self::Item, ConvertError>;
+}
+
+/// The stage that queues the raw frames themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Raw;
+
+impl Stage for Raw {
+    type Item = Frame;
+
+    fn process(&mut self, frame: &mut Frame, reuse: Option<Frame>) -> Result<Frame, ConvertError> {
+        Ok(std::mem::replace(frame, reuse.unwrap_or_else(Frame::empty)))
+    }
+}
 
 /// Delays between reopening attempts: `initial`, doubled each failure, at most `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +79,86 @@ impl Backoff {
     }
 }
 
+/// A device opened and not yet captured from.
+pub struct Device {
+    /// For logs and errors: `/dev/video0 (uvcvideo, YUYV 640x480@30)`, `stdin`.
+    pub name: String,
+    pub first: Box<dyn Capture>,
+    /// Reopens the device after a failure, when `reconnect` is set.
+    pub opener: Opener,
+    pub reconnect: Option<Backoff>,
+    /// Wait for the consumer instead of dropping the oldest frame (pipes).
+    pub lossless: bool,
+    /// Items kept for a slow consumer (1–2).
+    pub queue: usize,
+    /// Longest wait for a frame before [`SourceError::Timeout`].
+    pub frame_timeout: Duration,
+}
+
+/// A source before its capture thread starts: a device, or a source read in turn (files,
+/// images, the synthetic figure), which the thread reads losslessly and without a timeout.
+pub enum Opened {
+    Device(Device),
+    Pull(Box<dyn FrameSource>),
+}
+
+impl Opened {
+    /// Starts the capture thread, running `stage` on every frame.
+    pub fn start<S: Stage>(self, stage: S) -> Result<Live<S>, SourceError> {
+        match self {
+            Opened::Device(device) => Live::start(device, stage, false),
+            Opened::Pull(source) => {
+                let name = source.describe();
+                let len_hint = source.len_hint();
+                let is_live = source.is_live();
+                let device = Device {
+                    name,
+                    first: Box::new(Pulled(source)),
+                    opener: Box::new(|| unreachable!("a pulled source is never reopened")),
+                    reconnect: None,
+                    lossless: true,
+                    queue: 2,
+                    frame_timeout: Duration::MAX,
+                };
+                let mut live = Live::start(device, stage, true)?;
+                live.len_hint = len_hint;
+                live.is_live = is_live;
+                Ok(live)
+            }
+        }
+    }
+
+    /// As a plain frame source: a device gets its capture thread, any other source is itself.
+    pub fn into_source(self) -> Result<Box<dyn FrameSource>, SourceError> {
+        Ok(match self {
+            Opened::Device(device) => Box::new(Live::start(device, Raw, false)?),
+            Opened::Pull(source) => source,
+        })
+    }
+}
+
+impl<S: FrameSource + 'static> From<S> for Opened {
+    fn from(source: S) -> Opened {
+        Opened::Pull(Box::new(source))
+    }
+}
+
+/// A source read in turn on the capture thread.
+struct Pulled(Box<dyn FrameSource>);
+
+impl Capture for Pulled {
+    fn grab(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
+        let Some(next) = self.0.next_frame()? else {
+            return Ok(false);
+        };
+        let used = std::mem::replace(frame, next);
+        if !used.data.is_empty() {
+            self.0.recycle(used);
+        }
+        Ok(true)
+    }
+}
+
 #[derive(Debug)]
 enum Status {
     Running,
@@ -57,28 +167,29 @@ enum Status {
     Failed(SourceError),
 }
 
-struct State {
-    queue: VecDeque<Frame>,
-    pool: Vec<Vec<u8>>,
+struct State<T> {
+    /// Items, and the transient errors of a source without reconnection, in order.
+    queue: VecDeque<Result<T, SourceError>>,
+    pool: Vec<T>,
     status: Status,
     dropped: u64,
-    /// Bumped on every new frame or status change; the consumer waits for it to move.
+    /// Bumped on every new item or status change; the consumer waits for it to move.
     generation: u64,
     stop: bool,
 }
 
-struct Shared {
-    state: Mutex<State>,
+struct Shared<T> {
+    state: Mutex<State<T>>,
     changed: Condvar,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A panic on the other side leaves the state consistent (every update is one assignment).
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn update(&self, f: impl FnOnce(&mut State)) {
+    fn update(&self, f: impl FnOnce(&mut State<T>)) {
         let mut state = self.lock();
         f(&mut state);
         state.generation += 1;
@@ -86,12 +197,17 @@ impl Shared {
     }
 }
 
-/// A live source: capture thread + latest-frame-wins queue + reconnection.
-pub struct Live {
+/// A source on its capture thread, giving [`Stage::Item`]s; with the [`Raw`] stage a
+/// [`FrameSource`].
+pub struct Live<S: Stage = Raw> {
     name: String,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<S::Item>>,
     frame_timeout: Duration,
-    lossless: bool,
+    is_live: bool,
+    len_hint: Option<u64>,
+    /// Joined on drop, so that a file source (and an `ffmpeg` behind it) is closed by then; a
+    /// device's thread is not, as a pipe read can block until its writer closes it.
+    joined: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Live {
@@ -104,7 +220,24 @@ impl Live {
         reconnect: Option<Backoff>,
         opts: &OpenOptions,
     ) -> Result<Live, SourceError> {
-        let capture = opener()?;
+        let first = opener()?;
+        let device = Device {
+            name,
+            first,
+            opener,
+            reconnect,
+            lossless: opts.lossless,
+            queue: opts.queue,
+            frame_timeout: opts.frame_timeout,
+        };
+        Live::start(device, Raw, false)
+    }
+}
+
+impl<S: Stage> Live<S> {
+    /// `pulled`: a source read in turn, whose frames keep their own numbers and times (a
+    /// device's are numbered and timed here).
+    fn start(device: Device, stage: S, pulled: bool) -> Result<Live<S>, SourceError> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -116,25 +249,35 @@ impl Live {
             }),
             changed: Condvar::new(),
         });
+        let name = device.name.clone();
         let worker = Worker {
             name: name.clone(),
             shared: shared.clone(),
-            capacity: opts.queue.clamp(1, 2),
-            lossless: opts.lossless,
+            capacity: device.queue.clamp(1, 2),
+            lossless: device.lossless,
+            restamp: !pulled,
             start: Instant::now(),
+            stage,
         };
-        std::thread::Builder::new()
+        let lossless = device.lossless;
+        let frame_timeout = device.frame_timeout;
+        let thread = std::thread::Builder::new()
             .name(format!("capture {name}"))
             .spawn(move || {
                 let shared = worker.shared.clone();
-                let device = worker.name.clone();
+                let device_name = worker.name.clone();
                 // A bug in a driver binding or a converter must end the run with its message,
                 // not leave the consumer waiting for frames that never come.
-                let run = std::panic::AssertUnwindSafe(|| worker.run(capture, opener, reconnect));
+                let run = std::panic::AssertUnwindSafe(|| {
+                    worker.run(device.first, device.opener, device.reconnect)
+                });
                 if let Err(panic) = std::panic::catch_unwind(run) {
                     let message = crate::process::panic_message(&*panic);
                     shared.update(|s| {
-                        s.status = Status::Failed(SourceError::Panicked { device, message })
+                        s.status = Status::Failed(SourceError::Panicked {
+                            device: device_name,
+                            message,
+                        })
                     });
                 }
             })
@@ -145,62 +288,169 @@ impl Live {
         Ok(Live {
             name,
             shared,
-            frame_timeout: opts.frame_timeout,
-            lossless: opts.lossless,
+            frame_timeout,
+            is_live: !lossless,
+            len_hint: None,
+            joined: pulled.then_some(thread),
         })
+    }
+
+    /// The next item; `Ok(None)` once the stream ended. Waits at most the frame timeout for a
+    /// device; a transient error ([`SourceError::is_transient`]) means "no item now, call
+    /// again".
+    pub fn next_item(&mut self) -> Result<Option<S::Item>, SourceError> {
+        let mut state = self.shared.lock();
+        let seen = state.generation;
+        let deadline = Instant::now().checked_add(self.frame_timeout);
+        loop {
+            if let Some(item) = state.queue.pop_front() {
+                // A lossless worker waits for this room.
+                self.shared.changed.notify_all();
+                return item.map(Some);
+            }
+            match &state.status {
+                Status::Ended => return Ok(None),
+                Status::Failed(_) => {
+                    let Status::Failed(err) = std::mem::replace(&mut state.status, Status::Ended)
+                    else {
+                        unreachable!("matched Failed above")
+                    };
+                    return Err(err);
+                }
+                Status::Reconnecting { attempt, cause } if state.generation != seen => {
+                    return Err(SourceError::Reconnecting {
+                        device: self.name.clone(),
+                        attempt: *attempt,
+                        cause: cause.clone(),
+                    });
+                }
+                _ => {}
+            }
+            let before = state.generation;
+            let Some(deadline) = deadline else {
+                state = self
+                    .shared
+                    .changed
+                    .wait_while(state, |s| s.generation == before)
+                    .unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(match &state.status {
+                    Status::Reconnecting { attempt, cause } => SourceError::Reconnecting {
+                        device: self.name.clone(),
+                        attempt: *attempt,
+                        cause: cause.clone(),
+                    },
+                    _ => SourceError::Timeout {
+                        device: self.name.clone(),
+                        after: self.frame_timeout,
+                    },
+                });
+            }
+            state = self
+                .shared
+                .changed
+                .wait_timeout_while(state, deadline - now, |s| s.generation == before)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Hands an item back so the stage refills it for a later frame.
+    pub fn recycle_item(&mut self, item: S::Item) {
+        let mut state = self.shared.lock();
+        if state.pool.len() < 4 {
+            state.pool.push(item);
+        }
+    }
+
+    /// What this is, for logs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Frames the device produced that the consumer never received.
+    pub fn dropped(&self) -> u64 {
+        self.shared.lock().dropped
+    }
+
+    /// A camera or pipe that does not wait for the consumer.
+    pub fn is_live(&self) -> bool {
+        self.is_live
+    }
+
+    /// The number of frames, when the source knows it in advance.
+    pub fn len_hint(&self) -> Option<u64> {
+        self.len_hint
     }
 }
 
-struct Worker {
+struct Worker<S: Stage> {
     name: String,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<S::Item>>,
     capacity: usize,
-    /// Wait for room in the queue instead of dropping the oldest frame.
+    /// Wait for room in the queue instead of dropping the oldest item.
     lossless: bool,
+    restamp: bool,
     start: Instant,
+    stage: S,
 }
 
-impl Worker {
-    fn run(self, mut capture: Box<dyn Capture>, mut opener: Opener, reconnect: Option<Backoff>) {
+impl<S: Stage> Worker<S> {
+    fn run(
+        mut self,
+        mut capture: Box<dyn Capture>,
+        mut opener: Opener,
+        reconnect: Option<Backoff>,
+    ) {
         let mut produced: u64 = 0;
         let mut last_device_seq: Option<u64> = None;
+        let mut frame = Frame::empty();
         loop {
-            let mut frame = Frame::empty();
-            frame.data = self.shared.lock().pool.pop().unwrap_or_default();
             let grabbed = capture.grab(&mut frame);
             if self.shared.lock().stop {
                 return;
             }
             match grabbed {
                 Ok(true) => {
-                    let device_seq = frame.sequence;
-                    let gap = match last_device_seq {
-                        Some(last) if device_seq > last => device_seq - last - 1,
-                        _ => 0,
+                    let mut gap = 0;
+                    if self.restamp {
+                        let device_seq = frame.sequence;
+                        gap = match last_device_seq {
+                            Some(last) if device_seq > last => device_seq - last - 1,
+                            _ => 0,
+                        };
+                        last_device_seq = Some(device_seq);
+                        produced += gap;
+                        frame.sequence = produced;
+                        frame.timestamp = self.start.elapsed();
+                        produced += 1;
+                    }
+                    let reuse = self.shared.lock().pool.pop();
+                    let item = match self.stage.process(&mut frame, reuse) {
+                        Ok(item) => item,
+                        Err(source) => {
+                            let device = self.name.clone();
+                            let err = SourceError::Convert { device, source };
+                            self.shared.update(|s| s.status = Status::Failed(err));
+                            return;
+                        }
                     };
-                    last_device_seq = Some(device_seq);
-                    produced += gap;
-                    frame.sequence = produced;
-                    frame.timestamp = self.start.elapsed();
-                    produced += 1;
-                    let capacity = self.capacity;
-                    if self.lossless && !self.wait_for_room() {
+                    if !self.push(Ok(item), gap) {
                         return;
                     }
-                    self.shared.update(|s| {
-                        s.dropped += gap;
-                        while s.queue.len() >= capacity {
-                            let stale = s.queue.pop_front().expect("queue is not empty");
-                            s.pool.push(stale.data);
-                            s.dropped += 1;
-                        }
-                        s.queue.push_back(frame);
-                    });
                 }
                 Ok(false) => {
                     tracing::info!(source = %self.name, "end of stream");
                     self.shared.update(|s| s.status = Status::Ended);
                     return;
+                }
+                Err(err) if err.is_transient() && reconnect.is_none() => {
+                    if !self.push(Err(err), 0) {
+                        return;
+                    }
                 }
                 Err(err) => {
                     let Some(backoff) = reconnect else {
@@ -216,6 +466,26 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Queues an item (dropping the oldest when full, or waiting for room when lossless);
+    /// `false` when the source was dropped meanwhile.
+    fn push(&self, item: Result<S::Item, SourceError>, gap: u64) -> bool {
+        if self.lossless && !self.wait_for_room() {
+            return false;
+        }
+        let capacity = self.capacity;
+        self.shared.update(|s| {
+            s.dropped += gap;
+            while s.queue.len() >= capacity {
+                if let Some(Ok(stale)) = s.queue.pop_front() {
+                    s.pool.push(stale);
+                    s.dropped += 1;
+                }
+            }
+            s.queue.push_back(item);
+        });
+        true
     }
 
     /// Waits until the queue has room; `false` when the source was dropped meanwhile.
@@ -274,55 +544,7 @@ impl Worker {
 
 impl FrameSource for Live {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
-        let mut state = self.shared.lock();
-        let seen = state.generation;
-        let deadline = Instant::now() + self.frame_timeout;
-        loop {
-            if let Some(frame) = state.queue.pop_front() {
-                // A lossless worker waits for this room.
-                self.shared.changed.notify_all();
-                return Ok(Some(frame));
-            }
-            match &state.status {
-                Status::Ended => return Ok(None),
-                Status::Failed(_) => {
-                    let Status::Failed(err) = std::mem::replace(&mut state.status, Status::Ended)
-                    else {
-                        unreachable!("matched Failed above")
-                    };
-                    return Err(err);
-                }
-                Status::Reconnecting { attempt, cause } if state.generation != seen => {
-                    return Err(SourceError::Reconnecting {
-                        device: self.name.clone(),
-                        attempt: *attempt,
-                        cause: cause.clone(),
-                    });
-                }
-                _ => {}
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(match &state.status {
-                    Status::Reconnecting { attempt, cause } => SourceError::Reconnecting {
-                        device: self.name.clone(),
-                        attempt: *attempt,
-                        cause: cause.clone(),
-                    },
-                    _ => SourceError::Timeout {
-                        device: self.name.clone(),
-                        after: self.frame_timeout,
-                    },
-                });
-            }
-            let before = state.generation;
-            state = self
-                .shared
-                .changed
-                .wait_timeout_while(state, deadline - now, |s| s.generation == before)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.next_item()
     }
 
     fn describe(&self) -> String {
@@ -330,26 +552,30 @@ impl FrameSource for Live {
     }
 
     fn is_live(&self) -> bool {
-        !self.lossless
+        Live::is_live(self)
     }
 
     fn dropped(&self) -> u64 {
-        self.shared.lock().dropped
+        Live::dropped(self)
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        Live::len_hint(self)
     }
 
     fn recycle(&mut self, frame: Frame) {
-        let mut state = self.shared.lock();
-        if state.pool.len() < 4 {
-            state.pool.push(frame.data);
-        }
+        self.recycle_item(frame)
     }
 }
 
-impl Drop for Live {
-    /// Tells the thread to stop; it closes the device after its current `grab` returns. Not
-    /// joined: a pipe read can block until the writer closes it.
+impl<S: Stage> Drop for Live<S> {
+    /// Tells the thread to stop; it closes the device after its current `grab` returns.
     fn drop(&mut self) {
         self.shared.update(|s| s.stop = true);
+        if let Some(thread) = self.joined.take() {
+            // A panic there was already reported through the status.
+            let _ = thread.join();
+        }
     }
 }
 
@@ -598,5 +824,63 @@ mod tests {
                 .contains("capture thread panicked: index out of bounds in a converter"),
             "{err}"
         );
+    }
+
+    /// A file source: frames `range` with their own numbers and times.
+    struct Numbered(std::ops::Range<u64>);
+
+    impl FrameSource for Numbered {
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            Ok(self.0.next().map(|i| Frame {
+                data: vec![i as u8],
+                sequence: i,
+                timestamp: Duration::from_millis(100 * i),
+                ..Frame::empty()
+            }))
+        }
+
+        fn describe(&self) -> String {
+            "numbered".into()
+        }
+
+        fn is_live(&self) -> bool {
+            false
+        }
+
+        fn len_hint(&self) -> Option<u64> {
+            Some(self.0.end - self.0.start)
+        }
+    }
+
+    /// Doubles each frame's byte, on the capture thread.
+    struct Double;
+
+    impl Stage for Double {
+        type Item = (u64, Duration, u8);
+
+        fn process(
+            &mut self,
+            frame: &mut Frame,
+            _: Option<Self::Item>,
+        ) -> Result<Self::Item, ConvertError> {
+            Ok((frame.sequence, frame.timestamp, frame.data[0] * 2))
+        }
+    }
+
+    #[test]
+    fn a_pulled_source_goes_through_the_stage_in_order_with_its_own_times() {
+        let mut live = Opened::from(Numbered(10..60)).start(Double).unwrap();
+        assert_eq!(live.len_hint(), Some(50));
+        assert!(!live.is_live());
+        let mut got = Vec::new();
+        while let Some(item) = live.next_item().unwrap() {
+            std::thread::sleep(Duration::from_millis(1));
+            got.push(item);
+        }
+        let expected: Vec<_> = (10..60u64)
+            .map(|i| (i, Duration::from_millis(100 * i), 2 * i as u8))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(live.dropped(), 0);
     }
 }

@@ -12,7 +12,9 @@
 //! with exponential back-off; meanwhile [`FrameSource::next_frame`] returns
 //! [`SourceError::Reconnecting`], for which [`SourceError::is_transient`] is true: put outputs in
 //! their safe state and keep calling. File sources deliver every frame, paced by their timestamps
-//! only when [`OpenOptions::realtime`] is set.
+//! only when [`OpenOptions::realtime`] is set. [`open_unstarted`] leaves the capture thread to
+//! the caller, who gives it a [`Stage`] to run on every frame there ([`Opened::start`]): the
+//! runner converts pixels on that one thread, for a camera and for a file alike.
 //!
 //! ## Examples
 //! ```
@@ -62,7 +64,7 @@ use crate::files::DecodeLimits;
 use crate::frame::{ConvertError, Frame, PixelFormat};
 
 pub use file::ImageSource;
-pub use live::{Backoff, Capture, Live, Opener};
+pub use live::{Backoff, Capture, Device, Live, Opened, Opener, Raw, Stage};
 pub use spec::{PathKind, SourceSpec, V4l2Spec};
 pub use stdin::RawReader;
 pub use synthetic::Synthetic;
@@ -222,8 +224,14 @@ impl Default for OpenOptions {
     }
 }
 
-/// Opens the source a spec names.
+/// Opens the source a spec names; a camera or pipe captures on a thread of its own.
 pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+    open_unstarted(spec, opts)?.into_source()
+}
+
+/// Opens the source a spec names without starting a capture thread, so that the caller runs it
+/// on one with its own [`Stage`] (the runner converts pixels there).
+pub fn open_unstarted(spec: &SourceSpec, opts: &OpenOptions) -> Result<Opened, SourceError> {
     let source: Box<dyn FrameSource> = match spec {
         SourceSpec::V4l2(v4l2) => return open_camera(v4l2, opts),
         SourceSpec::Stdin {
@@ -234,27 +242,23 @@ pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource
         } => {
             opts.limits.check(Path::new("stdin"), (*width, *height))?;
             let reader = RawReader::new(std::io::stdin(), "stdin", *format, *width, *height, *yuv)?;
-            let mut once = Some(reader);
-            let opener: Opener = Box::new(move || {
-                once.take()
-                    .map(|r| Box::new(r) as Box<dyn Capture>)
-                    .ok_or_else(|| SourceError::Io {
+            return Ok(Opened::Device(Device {
+                name: "stdin".into(),
+                first: Box::new(reader),
+                opener: Box::new(|| {
+                    Err(SourceError::Io {
                         path: "stdin".into(),
                         source: std::io::Error::other("a pipe cannot be reopened"),
                     })
-            });
-            // A pipe paces its writer: a file or a fast decoder on stdin must not lose frames,
-            // and a camera piping into it drops frames on its side when bodyzone is slower.
-            let lossless = OpenOptions {
+                }),
+                reconnect: None,
+                // A pipe paces its writer: a file or a fast decoder on stdin must not lose
+                // frames, and a camera piping into it drops frames on its side when bodyzone is
+                // slower.
                 lossless: true,
-                ..opts.clone()
-            };
-            return Ok(Box::new(Live::spawn(
-                "stdin".into(),
-                opener,
-                None,
-                &lossless,
-            )?));
+                queue: opts.queue,
+                frame_timeout: opts.frame_timeout,
+            }));
         }
         SourceSpec::Synthetic {
             width,
@@ -270,34 +274,31 @@ pub fn open(spec: &SourceSpec, opts: &OpenOptions) -> Result<Box<dyn FrameSource
             PathKind::Video => Box::new(VideoSource::open(path, &opts.limits)?),
         },
     };
-    Ok(if opts.realtime {
+    Ok(Opened::Pull(if opts.realtime {
         Box::new(Realtime::new(source, opts.stop.clone()))
     } else {
         source
-    })
+    }))
 }
 
 #[cfg(feature = "camera")]
-fn open_camera(spec: &V4l2Spec, opts: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+fn open_camera(spec: &V4l2Spec, opts: &OpenOptions) -> Result<Opened, SourceError> {
+    let first = V4l2Capture::open(spec, opts.frame_timeout)?;
     let spec = spec.clone();
     let timeout = opts.frame_timeout;
-    let first = V4l2Capture::open(&spec, timeout)?;
-    let name = first.describe();
-    let mut first = Some(first);
-    let opener: Opener = Box::new(move || match first.take() {
-        Some(cap) => Ok(Box::new(cap) as Box<dyn Capture>),
-        None => Ok(Box::new(V4l2Capture::open(&spec, timeout)?)),
-    });
-    Ok(Box::new(Live::spawn(
-        name,
-        opener,
-        Some(opts.reconnect),
-        opts,
-    )?))
+    Ok(Opened::Device(Device {
+        name: first.describe(),
+        first: Box::new(first),
+        opener: Box::new(move || Ok(Box::new(V4l2Capture::open(&spec, timeout)?))),
+        reconnect: Some(opts.reconnect),
+        lossless: opts.lossless,
+        queue: opts.queue,
+        frame_timeout: opts.frame_timeout,
+    }))
 }
 
 #[cfg(not(feature = "camera"))]
-fn open_camera(spec: &V4l2Spec, _opts: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+fn open_camera(spec: &V4l2Spec, _opts: &OpenOptions) -> Result<Opened, SourceError> {
     Err(SourceError::CameraSupportDisabled {
         device: spec.device.clone(),
     })

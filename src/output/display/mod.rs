@@ -300,6 +300,8 @@ pub struct Display {
     backoff: Duration,
     retry_at: Option<Instant>,
     failures: u64,
+    /// The error that began the current run of failures, until [`Display::take_failure`].
+    new_failure: Option<String>,
 }
 
 impl Display {
@@ -309,6 +311,7 @@ impl Display {
             backoff: FIRST_BACKOFF,
             retry_at: None,
             failures: 0,
+            new_failure: None,
         }
     }
 
@@ -357,12 +360,18 @@ impl Display {
         self.failures += 1;
         if self.retry_at.is_none() {
             tracing::warn!("display failed, retrying in the background: {err}");
+            self.new_failure = Some(err.to_string());
         } else {
             tracing::debug!(backoff = ?self.backoff, "display still failing: {err}");
         }
         self.retry_at = Some(now + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         false
+    }
+
+    /// The error that began a run of failures, once per run (for an `output_failed` event).
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.new_failure.take()
     }
 
     /// Failures so far (for health reports).
@@ -444,6 +453,10 @@ mod tests {
         *flaky.broken.lock().unwrap() = true;
         assert!(!display.update(&state, t));
         assert!(
+            display.take_failure().is_some(),
+            "a new failure is reported"
+        );
+        assert!(
             !display.update(&state, t + s(0)),
             "backing off: not even tried"
         );
@@ -452,6 +465,11 @@ mod tests {
             "retried after 1 s, failed again"
         );
         assert!(!display.update(&state, t + s(2)), "now backing off 2 s");
+        assert_eq!(
+            display.take_failure(),
+            None,
+            "reported once per run of failures"
+        );
         *flaky.broken.lock().unwrap() = false;
         assert!(display.update(&state, t + s(3)));
         assert!(display.update(&state, t + s(3)));
